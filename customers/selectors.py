@@ -1,0 +1,31 @@
+from django.db.models import QuerySet
+
+from customers.filters import CustomerFilter
+from customers.models import Customer
+from customers.serializers import CUSTOMER_FIELDS
+from merchants.models import Scope
+from payoutsite.api.errors import ResourceMissing
+from payoutsite.api.filters import parse_list_query
+from payoutsite.api.ids import is_public_id
+from payoutsite.api.pagination import Page, keyset_page
+
+
+def customers_in_scope(*, scope: Scope) -> QuerySet[Customer]:
+    return Customer.objects.filter(merchant_id=scope.merchant_id, livemode=scope.livemode)
+
+
+def customer_get(*, scope: Scope, customer_id: str) -> Customer:
+    """The customer, or 404: another merchant's or mode's id answers exactly like one that does not exist."""
+    customer = None
+    if is_public_id(customer_id, "cust"):
+        customer = customers_in_scope(scope=scope).filter(public_id=customer_id).first()
+    if customer is None:
+        raise ResourceMissing(f"No such customer: {customer_id[:64]!r}.", param="customerId")
+    return customer
+
+
+def customer_list(*, scope: Scope, params) -> Page:
+    """A page of the scope's customers, newest first, filtered and paginated by the query string."""
+    base = customers_in_scope(scope=scope)
+    filtered, page = parse_list_query(CustomerFilter, params, base, id_prefix="cust")
+    return keyset_page(filtered, scope_queryset=base, page=page, fields=CUSTOMER_FIELDS)

@@ -1,0 +1,65 @@
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils import timezone
+
+from payoutsite.api.ids import new_public_id
+
+
+def new_merchant_id() -> str:
+    return new_public_id("mer")
+
+
+def new_api_key_id() -> str:
+    return new_public_id("key")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an API key may see: one merchant, in one mode. Every selector and service takes one."""
+
+    merchant_id: int
+    livemode: bool
+
+
+class Merchant(models.Model):
+    public_id = models.CharField(max_length=40, unique=True, default=new_merchant_id, editable=False)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+
+class ApiKey(models.Model):
+    """A secret key. Only its SHA-256 and a short display prefix are kept; the key is shown once."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_api_key_id, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="api_keys")
+    livemode = models.BooleanField()
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=20, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    rolled_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.public_id})"
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(merchant_id=self.merchant_id, livemode=self.livemode)
+
+    @property
+    def mode(self) -> str:
+        return "live" if self.livemode else "test"
+
+    def is_active(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > at)

@@ -1,0 +1,40 @@
+import re
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
+
+from merchants.models import ApiKey, Merchant
+from merchants.services import hash_secret
+
+SECRET_KEY_RE = re.compile(r"sk_(test|live)_[A-Za-z0-9]{32,128}")
+
+
+def api_key_authenticate(*, secret: str) -> ApiKey:
+    """The active key for this secret, or AuthenticationFailed with a stable code."""
+    if not SECRET_KEY_RE.fullmatch(secret):
+        raise AuthenticationFailed("Malformed API key: expected sk_test_… or sk_live_….", code="api_key_invalid")
+    api_key = (
+        ApiKey.objects.filter(key_hash=hash_secret(secret))
+        .only("id", "merchant_id", "livemode", "expires_at", "revoked_at")
+        .first()
+    )
+    if api_key is None:
+        raise AuthenticationFailed("Invalid API key.", code="api_key_invalid")
+    if api_key.revoked_at is not None:
+        raise AuthenticationFailed("This API key has been revoked.", code="api_key_revoked")
+    if api_key.expires_at is not None and api_key.expires_at <= timezone.now():
+        raise AuthenticationFailed("This API key has expired.", code="api_key_expired")
+    return api_key
+
+
+def api_key_get(*, public_id: str) -> ApiKey | None:
+    return ApiKey.objects.select_related("merchant").filter(public_id=public_id).first()
+
+
+def merchant_get(*, public_id: str) -> Merchant | None:
+    return Merchant.objects.filter(public_id=public_id).first()
+
+
+def api_keys_for_merchant(*, merchant: Merchant) -> QuerySet[ApiKey]:
+    return merchant.api_keys.order_by("-created_at", "-id")

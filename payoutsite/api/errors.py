@@ -1,0 +1,189 @@
+"""The one error format, and the one exception handler that renders every error in it.
+
+Body: {"error": {"type", "code", "message", "param", "errors": [{"param", "code", "message"}]}}
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+INVALID_REQUEST = "invalid_request_error"
+AUTHENTICATION = "authentication_error"
+API_ERROR = "api_error"
+
+# DRF's built-in validation codes mapped to our stable, documented ones.
+FIELD_CODES = {
+    "required": "parameter_missing",
+    "blank": "parameter_blank",
+    "null": "parameter_null",
+    "max_length": "parameter_too_long",
+    "min_length": "parameter_too_short",
+    "invalid_choice": "parameter_invalid_choice",
+    "invalid": "parameter_invalid",
+    "null_characters_not_allowed": "parameter_invalid_characters",
+    "surrogate_characters_not_allowed": "parameter_invalid_characters",
+    "not_a_dict": "parameter_invalid",
+}
+
+
+class ApiError(Exception):
+    """Base of every domain error: a stable code, an HTTP status, a message for humans."""
+
+    status = 400
+    type = INVALID_REQUEST
+    code = "invalid_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.param = param
+        self.errors = errors or []
+        self.status = status or self.status
+
+
+class InvalidParameters(ApiError):
+    code = "parameter_invalid"
+
+    @classmethod
+    def single(cls, param: str | None, code: str, message: str) -> "InvalidParameters":
+        return cls(message, param=param, errors=[{"param": param, "code": code, "message": message}])
+
+
+class ResourceMissing(ApiError):
+    status = 404
+    code = "resource_missing"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class RequestTooLarge(ApiError):
+    status = 413
+    code = "request_too_large"
+
+
+def error_body(
+    *,
+    type: str,
+    code: str,
+    message: str,
+    param: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "type": type,
+            "code": code,
+            "message": message,
+            "param": param,
+            "errors": errors or [],
+        }
+    }
+
+
+def _field_errors(detail: Any, param: str | None = None) -> list[dict[str, Any]]:
+    """Flatten DRF's nested ValidationError detail into our list of {param, code, message}."""
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            name = None if key in ("non_field_errors", "__all__") else str(key)
+            child = f"{param}.{name}" if param and name else (name or param)
+            out.extend(_field_errors(value, child))
+        return out
+    if isinstance(detail, list):
+        return [error for item in detail for error in _field_errors(item, param)]
+    code = getattr(detail, "code", None) or "invalid"
+    return [{"param": param, "code": FIELD_CODES.get(code, code), "message": str(detail)}]
+
+
+def _validation_response(errors: list[dict[str, Any]]) -> Response:
+    first = errors[0] if errors else {"param": None, "message": "Invalid request."}
+    return Response(
+        error_body(
+            type=INVALID_REQUEST,
+            code="parameter_invalid",
+            message=first["message"],
+            param=first["param"],
+            errors=errors,
+        ),
+        status=400,
+    )
+
+
+def _plain(status: int, code: str, message: str, type: str = INVALID_REQUEST) -> Response:
+    return Response(error_body(type=type, code=code, message=message), status=status)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ApiError):
+        body = error_body(type=exc.type, code=exc.code, message=exc.message, param=exc.param, errors=exc.errors)
+        return Response(body, status=exc.status)
+    if isinstance(exc, drf.ValidationError):
+        return _validation_response(_field_errors(exc.detail))
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        return _validation_response(_field_errors(drf.ValidationError(detail).detail))
+    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+        code = exc.get_codes() if isinstance(exc, drf.AuthenticationFailed) else "api_key_missing"
+        if isinstance(exc, drf.NotAuthenticated):
+            message = "No API key provided. Send it as 'Authorization: Bearer sk_test_…'."
+        else:
+            message = str(exc.detail)
+        response = _plain(401, code, message, type=AUTHENTICATION)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    if isinstance(exc, RequestDataTooBig):
+        return _plain(413, "request_too_large", "The request body is too large.")
+    if isinstance(exc, drf.ParseError):
+        return _plain(400, "invalid_json", f"The request body is not valid JSON: {exc.detail}")
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return _plain(415, "unsupported_media_type", "Send the request body as application/json.")
+    if isinstance(exc, (Http404, drf.NotFound)):
+        return _plain(404, "resource_missing", "No such resource.")
+    if isinstance(exc, (DjangoPermissionDenied, drf.PermissionDenied)):
+        return _plain(403, "permission_denied", "This key may not perform this request.")
+    if isinstance(exc, drf.MethodNotAllowed):
+        return _plain(405, "method_not_allowed", str(exc.detail))
+    if isinstance(exc, drf.NotAcceptable):
+        return _plain(406, "not_acceptable", "This API only answers application/json.")
+    if isinstance(exc, drf.Throttled):
+        return _plain(429, "rate_limited", "Too many requests.")
+    if isinstance(exc, drf.APIException):
+        return _plain(exc.status_code, "invalid_request", str(exc.detail))
+    logger.exception("Unhandled error", exc_info=exc)
+    return _plain(500, "internal_error", "Something went wrong on our side.", type=API_ERROR)
+
+
+def json_not_found(request, exception=None) -> JsonResponse:
+    """handler404 for URLs outside every route: the same error body as the API."""
+    return JsonResponse(
+        error_body(type=INVALID_REQUEST, code="resource_missing", message="No such resource."), status=404
+    )
+
+
+def json_server_error(request) -> JsonResponse:
+    body = error_body(type=API_ERROR, code="internal_error", message="Something went wrong on our side.")
+    return JsonResponse(body, status=500)
+
+
+def json_bad_request(request, exception=None) -> JsonResponse:
+    return JsonResponse(error_body(type=INVALID_REQUEST, code="bad_request", message="Bad request."), status=400)

@@ -1,0 +1,57 @@
+"""Query-string handling shared by every list endpoint: filters through django-filter, strict params."""
+
+from django.db.models import QuerySet
+from django_filters import FilterSet, IsoDateTimeFilter
+
+from payoutsite.api.errors import InvalidParameters
+from payoutsite.api.pagination import PAGE_PARAMS, PageRequest, parse_page_request
+
+RANGE_LOOKUPS = ("gt", "gte", "lt", "lte")
+
+
+def created_at_filters() -> dict[str, IsoDateTimeFilter]:
+    """createdAt[gte]=…, Stripe's bracket style, on the created_at column."""
+    return {
+        f"createdAt[{lookup}]": IsoDateTimeFilter(field_name="created_at", lookup_expr=lookup)
+        for lookup in RANGE_LOOKUPS
+    }
+
+
+def parse_list_query(
+    filterset_class: type[FilterSet], params, queryset, *, id_prefix: str
+) -> tuple[QuerySet, PageRequest]:
+    """The filtered queryset and the page asked for; every bad parameter is reported at once as a 400."""
+    errors = []
+    try:
+        page = parse_page_request(params, id_prefix=id_prefix)
+    except InvalidParameters as exc:
+        errors += exc.errors
+    try:
+        filtered = apply_filters(filterset_class, params, queryset)
+    except InvalidParameters as exc:
+        errors += exc.errors
+    if errors:
+        raise InvalidParameters(errors[0]["message"], param=errors[0]["param"], errors=errors)
+    return filtered, page
+
+
+def apply_filters(filterset_class: type[FilterSet], params, queryset) -> QuerySet:
+    """Filter `queryset` by the query string; unknown or invalid parameters are a 400, never ignored."""
+    allowed = set(filterset_class.base_filters) | set(PAGE_PARAMS)
+    errors = [
+        {"param": name, "code": "parameter_unknown", "message": f"Unknown query parameter: {name}."}
+        for name in params
+        if name not in allowed
+    ]
+    errors += [
+        {"param": name, "code": "parameter_invalid", "message": f"{name} may be given only once."}
+        for name in params
+        if name in allowed and len(params.getlist(name)) > 1
+    ]
+    filterset = filterset_class(data=params, queryset=queryset)
+    if not filterset.is_valid():
+        for name, messages in filterset.errors.get_json_data().items():
+            errors += [{"param": name, "code": "parameter_invalid", "message": m["message"]} for m in messages]
+    if errors:
+        raise InvalidParameters(errors[0]["message"], param=errors[0]["param"], errors=errors)
+    return filterset.qs

@@ -1,0 +1,21 @@
+"""Public ids: a prefix and a random, URL-safe string. Internal bigint pks never leave the database."""
+
+import re
+import secrets
+import string
+
+ALPHABET = string.ascii_letters + string.digits
+RANDOM_LENGTH = 24  # 62**24 ~ 2**143: unguessable, and nothing sequential leaks
+
+
+def new_public_id(prefix: str) -> str:
+    return f"{prefix}_" + "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+
+
+def public_id_pattern(prefix: str) -> str:
+    return rf"{prefix}_[A-Za-z0-9]{{{RANDOM_LENGTH}}}"
+
+
+def is_public_id(value: object, prefix: str) -> bool:
+    """True when value has the exact shape of one of our ids; checked before any query sees it."""
+    return isinstance(value, str) and re.fullmatch(public_id_pattern(prefix), value) is not None

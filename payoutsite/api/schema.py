@@ -1,0 +1,96 @@
+"""OpenAPI helpers: every operation documents every status it can answer, each error with the error body."""
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
+from payoutsite.api.pagination import MAX_LIMIT
+from payoutsite.api.serializers import (
+    METADATA_MAX_KEY_LENGTH,
+    METADATA_MAX_KEYS,
+    METADATA_MAX_VALUE_LENGTH,
+    ErrorSerializer,
+)
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid request: a parameter is missing, unknown or invalid (see `error.errors`), or the body is not JSON.",
+    401: "Missing, malformed, unknown, revoked or expired API key.",
+    404: "No such object for this merchant and mode.",
+    409: "Conflict with the current state of the object.",
+    413: "Request body too large.",
+    415: "Request body is not application/json.",
+}
+
+READ = (400, 401)
+READ_ONE = (400, 401, 404)
+WRITE = (400, 401, 413, 415)
+WRITE_ONE = (400, 401, 404, 413, 415)
+
+NO_NUL = "^[^\\u0000]*$"
+
+
+def error_responses(statuses: tuple[int, ...]) -> dict[int, OpenApiResponse]:
+    return {status: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status]) for status in statuses}
+
+
+def page_parameters(id_prefix: str, noun: str) -> list[OpenApiParameter]:
+    cursor = {"type": "string", "pattern": f"^{id_prefix}_[A-Za-z0-9]{{24}}$"}
+    return [
+        OpenApiParameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+            description=f"Page size, 1–{MAX_LIMIT}.",
+        ),
+        OpenApiParameter(
+            "startingAfter",
+            cursor,
+            description=f"A {noun} id: return the page after it (older). Not with endingBefore.",
+        ),
+        OpenApiParameter(
+            "endingBefore",
+            cursor,
+            description=f"A {noun} id: return the page before it (newer). Not with startingAfter.",
+        ),
+    ]
+
+
+def created_at_parameters() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            f"createdAt[{lookup}]",
+            {"type": "string", "format": "date-time"},
+            description=f"createdAt {lookup} this ISO 8601 time.",
+        )
+        for lookup in ("gt", "gte", "lt", "lte")
+    ]
+
+
+def id_parameter(name: str, id_prefix: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, {"type": "string", "pattern": f"^{id_prefix}_[A-Za-z0-9]{{24}}$"}, OpenApiParameter.PATH
+    )
+
+
+def postprocess_strict_requests(result, generator, request, public):
+    """Request bodies are closed objects: unknown fields are rejected, so the schema says so."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    return result
+
+
+class MetadataFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "payoutsite.api.serializers.MetadataField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        value = {"type": "string", "maxLength": METADATA_MAX_VALUE_LENGTH, "pattern": NO_NUL}
+        if getattr(self.target, "allow_unset", False):
+            value = {**value, "nullable": True}
+        return {
+            "type": "object",
+            "maxProperties": METADATA_MAX_KEYS,
+            "additionalProperties": value,
+            "description": (
+                f"Flat string-to-string map: keys 1–{METADATA_MAX_KEY_LENGTH} chars, values up to "
+                f"{METADATA_MAX_VALUE_LENGTH} chars, at most {METADATA_MAX_KEYS} keys."
+            ),
+        }

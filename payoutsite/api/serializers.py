@@ -1,0 +1,106 @@
+"""Input-serializer building blocks shared by every app: strict objects, metadata, error body schema."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+
+METADATA_MAX_KEYS = 50
+METADATA_MAX_KEY_LENGTH = 40
+METADATA_MAX_VALUE_LENGTH = 500
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Rejects unknown and read-only fields instead of silently dropping them, with every error at once."""
+
+    read_only_params: tuple[str, ...] = ()
+
+    def to_internal_value(self, data):
+        errors: dict[str, list[ErrorDetail]] = {}
+        if isinstance(data, Mapping):
+            for key in data:
+                if key in self.fields:
+                    continue
+                if key in self.read_only_params:
+                    errors[key] = [ErrorDetail(f"{key} is read-only and cannot be set.", code="parameter_read_only")]
+                else:
+                    errors[key] = [ErrorDetail(f"Unknown parameter: {key}.", code="parameter_unknown")]
+        else:
+            raise serializers.ValidationError(
+                {"non_field_errors": [ErrorDetail("The request body must be a JSON object.", code="invalid_body")]}
+            )
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors = {**exc.detail, **errors}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+def _has_control_nul(value: str) -> bool:
+    return "\x00" in value
+
+
+class MetadataField(serializers.Field):
+    """A flat object of string keys (≤ 40 chars) to string values (≤ 500 chars), at most 50 keys.
+
+    With allow_unset (for PATCH), a null value removes that key.
+    """
+
+    default_error_messages = {
+        "invalid_metadata": "metadata must be an object of string keys to string values.",
+    }
+
+    def __init__(self, *, allow_unset: bool = False, **kwargs):
+        self.allow_unset = allow_unset
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, str | None]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("metadata must be a JSON object.", code="invalid_metadata")
+        if len(data) > METADATA_MAX_KEYS:
+            raise serializers.ValidationError(
+                f"metadata may have at most {METADATA_MAX_KEYS} keys.", code="metadata_too_many_keys"
+            )
+        for key, value in data.items():
+            if not key or len(key) > METADATA_MAX_KEY_LENGTH or _has_control_nul(key):
+                raise serializers.ValidationError(
+                    f"metadata keys must be 1 to {METADATA_MAX_KEY_LENGTH} characters, without NUL.",
+                    code="metadata_key_invalid",
+                )
+            if value is None and self.allow_unset:
+                continue
+            if not isinstance(value, str):
+                raise serializers.ValidationError(f"metadata[{key!r}] must be a string.", code="metadata_value_invalid")
+            if len(value) > METADATA_MAX_VALUE_LENGTH or _has_control_nul(value):
+                raise serializers.ValidationError(
+                    f"metadata[{key!r}] must be at most {METADATA_MAX_VALUE_LENGTH} characters, without NUL.",
+                    code="metadata_value_invalid",
+                )
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+ERROR_TYPES = ["invalid_request_error", "authentication_error", "api_error", "idempotency_error"]
+
+
+class ErrorItemSerializer(serializers.Serializer):
+    param = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=ERROR_TYPES)
+    code = serializers.CharField()
+    message = serializers.CharField()
+    param = serializers.CharField(allow_null=True)
+    errors = ErrorItemSerializer(many=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("healthz", lambda request: JsonResponse({"ok": True}), name="healthz"),
+    path("", include("customers.urls")),
+]
+
+handler400 = "payoutsite.api.errors.json_bad_request"
+handler404 = "payoutsite.api.errors.json_not_found"
+handler500 = "payoutsite.api.errors.json_server_error"
