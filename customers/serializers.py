@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from customers.countries import COUNTRY_CODES
 from customers.models import Customer
-from payoutsite.api.serializers import MetadataField, StrictInputSerializer
+from payoutsite.api.serializers import MetadataField, StrictCharField, StrictInputSerializer
 
 CUSTOMER_READ_ONLY = ("customerId", "livemode", "createdAt", "last_out", "defaultBankAccountId")
 
@@ -30,19 +30,19 @@ def validate_email(value: str) -> str:
 
 
 @extend_schema_field({"type": "string", "enum": sorted(COUNTRY_CODES)})
-class CountryField(serializers.CharField):
+class CountryField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(validators=[validate_country], **kwargs)
 
 
 @extend_schema_field({"type": "string", "format": "email", "maxLength": 254})
-class EmailField(serializers.CharField):
+class EmailField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=254, validators=[validate_email], **kwargs)
 
 
 @extend_schema_field({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\u0000]*\S[^\u0000]*$"})
-class NameField(serializers.CharField):
+class NameField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=200, trim_whitespace=True, **kwargs)
 

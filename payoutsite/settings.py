@@ -96,6 +96,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Each request is one transaction: an error anywhere in it (rendered by the API's exception handler,
+# which marks it for rollback) leaves no half-written rows.
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is for `make run` only; WAL lets the worker and the web server share the file.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
@@ -128,7 +131,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["payoutsite.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["payoutsite.api.renderers.FastJSONRenderer"],
     "EXCEPTION_HANDLER": "payoutsite.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "payoutsite.api.schema.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_VERSIONING_CLASS": None,

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connections
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -31,6 +32,7 @@ FIELD_CODES = {
     "null_characters_not_allowed": "parameter_invalid_characters",
     "surrogate_characters_not_allowed": "parameter_invalid_characters",
     "not_a_dict": "parameter_invalid",
+    "invalid_type": "parameter_invalid_type",
 }
 
 
@@ -133,7 +135,20 @@ def _plain(status: int, code: str, message: str, type: str = INVALID_REQUEST) ->
     return Response(error_body(type=type, code=code, message=message), status=status)
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """Render any exception in the error format; whatever the request wrote is rolled back."""
+    _rollback_request_transaction()
+    return _render(exc)
+
+
+def _rollback_request_transaction() -> None:
+    # As DRF's own handler does: the request's transaction (ATOMIC_REQUESTS) must not commit half a write.
+    for connection in connections.all(initialized_only=True):
+        if connection.settings_dict["ATOMIC_REQUESTS"] and connection.in_atomic_block:
+            connection.set_rollback(True)
+
+
+def _render(exc: Exception) -> Response:
     if isinstance(exc, ApiError):
         body = error_body(type=exc.type, code=exc.code, message=exc.message, param=exc.param, errors=exc.errors)
         return Response(body, status=exc.status)

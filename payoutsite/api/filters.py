@@ -1,7 +1,10 @@
 """Query-string handling shared by every list endpoint: filters through django-filter, strict params."""
 
+from datetime import UTC, datetime, timedelta
+
 from django.db.models import QuerySet
 from django_filters import FilterSet, IsoDateTimeFilter
+from django_filters.fields import IsoDateTimeField
 
 from payoutsite.api.errors import InvalidParameters
 from payoutsite.api.pagination import PAGE_PARAMS, PageRequest, parse_page_request
@@ -9,10 +12,31 @@ from payoutsite.api.pagination import PAGE_PARAMS, PageRequest, parse_page_reque
 RANGE_LOOKUPS = ("gt", "gte", "lt", "lte")
 
 
-def created_at_filters() -> dict[str, IsoDateTimeFilter]:
+class UtcDateTimeField(IsoDateTimeField):
+    """Any RFC 3339 time, handed to the database in UTC (PostgreSQL refuses offsets beyond ±15:59).
+
+    An instant beyond Python's datetime range after conversion (0001-01-01T00:00:00+05:00) is clamped:
+    for a range filter it means the same thing, since no object is that old or that new.
+    """
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.utcoffset() is None:
+            return parsed
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            return (datetime.min if parsed.utcoffset() > timedelta(0) else datetime.max).replace(tzinfo=UTC)
+
+
+class UtcDateTimeFilter(IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+def created_at_filters() -> dict[str, UtcDateTimeFilter]:
     """createdAt[gte]=…, Stripe's bracket style, on the created_at column."""
     return {
-        f"createdAt[{lookup}]": IsoDateTimeFilter(field_name="created_at", lookup_expr=lookup)
+        f"createdAt[{lookup}]": UtcDateTimeFilter(field_name="created_at", lookup_expr=lookup)
         for lookup in RANGE_LOOKUPS
     }
 
@@ -44,9 +68,9 @@ def apply_filters(filterset_class: type[FilterSet], params, queryset) -> QuerySe
         if name not in allowed
     ]
     errors += [
-        {"param": name, "code": "parameter_invalid", "message": f"{name} may be given only once."}
+        {"param": name, "code": "parameter_invalid", "message": f"{name} must be given once, with a value."}
         for name in params
-        if name in allowed and len(params.getlist(name)) > 1
+        if name in allowed and (len(params.getlist(name)) > 1 or (params.get(name) == "" and name not in PAGE_PARAMS))
     ]
     filterset = filterset_class(data=params, queryset=queryset)
     if not filterset.is_valid():

@@ -1,6 +1,7 @@
 """OpenAPI helpers: every operation documents every status it can answer, each error with the error body."""
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from payoutsite.api.pagination import MAX_LIMIT
@@ -94,3 +95,11 @@ class MetadataFieldExtension(OpenApiSerializerFieldExtension):
                 f"{METADATA_MAX_VALUE_LENGTH} chars, at most {METADATA_MAX_KEYS} keys."
             ),
         }
+
+
+class ApiAutoSchema(AutoSchema):
+    """Our list endpoints answer an explicit envelope ({"data": [...], "hasMore": ...}), documented by its
+    own serializer: never wrap a response in a bare array."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False

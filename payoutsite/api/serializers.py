@@ -16,6 +16,13 @@ class StrictInputSerializer(serializers.Serializer):
 
     read_only_params: tuple[str, ...] = ()
 
+    def run_validation(self, data=serializers.empty):
+        if data is not serializers.empty and not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"non_field_errors": [ErrorDetail("The request body must be a JSON object.", code="invalid_body")]}
+            )
+        return super().run_validation(data)
+
     def to_internal_value(self, data):
         errors: dict[str, list[ErrorDetail]] = {}
         if isinstance(data, Mapping):
@@ -37,6 +44,15 @@ class StrictInputSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that takes only JSON strings: 0 or true are not silently turned into "0" or "True"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Expected a string, got {type(data).__name__}.", code="invalid_type")
+        return super().to_internal_value(data)
 
 
 def _has_control_nul(value: str) -> bool:

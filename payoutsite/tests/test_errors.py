@@ -1,0 +1,115 @@
+"""Bad requests of every shape get a 4xx in the one error format, with nothing written."""
+
+import logging
+
+import pytest
+
+from customers.models import Customer
+
+ERROR_KEYS = {"type", "code", "message", "param", "errors"}
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == ERROR_KEYS
+    assert body["error"]["code"] == code
+    return body["error"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{", b"{'type': 'individual'}", b"nul\x00l", b"\xff\xfe", b'{"a": NaN}', b'{"a": 1}x', b'"\\ud800"'],
+)
+def test_malformed_json(api, raw):
+    assert_error(api.post("/customers", raw=raw), 400, "invalid_json")
+    assert Customer.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", [b"[]", b"1", b'"customer"', b"null", b"true"])
+def test_body_that_is_not_an_object(api, body):
+    error = assert_error(api.post("/customers", raw=body), 400, "parameter_invalid")
+    assert error["errors"][0]["code"] == "invalid_body"
+
+
+def test_empty_body_reports_required_fields(api):
+    error = assert_error(api.post("/customers", raw=b""), 400, "parameter_invalid")
+    assert {e["param"] for e in error["errors"]} == {"type", "name", "country"}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"],
+)
+def test_wrong_content_type(api, content_type):
+    assert_error(
+        api.post("/customers", raw=b"type=individual", content_type=content_type), 415, "unsupported_media_type"
+    )
+    assert Customer.objects.count() == 0
+
+
+def test_oversized_body(api, settings):
+    body = b'{"type": "individual", "name": "' + b"x" * settings.API_MAX_BODY_BYTES + b'", "country": "AR"}'
+    assert_error(api.post("/customers", raw=body), 413, "request_too_large")
+    assert Customer.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "individual", "name": "x" * 100_000, "country": "AR"},
+        {"type": "individual\x00", "name": "a", "country": "AR"},
+        {"type": "individual", "name": "a", "country": "A\x00"},
+        {"type": "individual", "name": "a", "country": "AR", "email": "a\x00@example.com"},
+        {"type": "individual", "name": "a", "country": "AR", "metadata": {"k": "\x00"}},
+        {"type": "individual", "name": "a", "country": "AR", "\x00": 1},
+    ],
+)
+def test_nul_bytes_and_absurd_lengths(api, body, settings):
+    settings.API_MAX_BODY_BYTES = 1_000_000
+    assert_error(api.post("/customers", body), 400, "parameter_invalid")
+    assert Customer.objects.count() == 0
+
+
+def test_nul_in_path_and_query(api):
+    assert_error(api.get("/customers/cust_%00"), 404, "resource_missing")
+    assert_error(api.get("/customers", {"startingAfter": "cust_\x00"}), 400, "parameter_invalid")
+    assert_error(api.get("/customers", {"email": "\x00"}), 400, "parameter_invalid")
+    assert_error(api.get("/customers", {"\x00": "x"}), 400, "parameter_invalid")
+
+
+def test_unknown_url_answers_json_404(api, anon):
+    assert_error(api.get("/nope"), 404, "resource_missing")
+    assert_error(anon.get("/customers/cust_x/nothing/here"), 404, "resource_missing")
+
+
+def test_trailing_slash_is_not_a_route(api):
+    assert_error(api.get("/customers/"), 404, "resource_missing")
+
+
+def test_every_response_carries_a_request_id_that_is_logged(api, anon, caplog):
+    with caplog.at_level(logging.INFO, logger="payoutsite.access"):
+        responses = [api.get("/customers"), anon.get("/customers"), api.post("/customers", raw=b"{"), api.get("/nope")]
+    ids = [r["Request-Id"] for r in responses]
+    assert all(i.startswith("req_") for i in ids) and len(set(ids)) == len(ids)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for request_id, response in zip(ids, responses, strict=True):
+        assert f"request_id={request_id}" in logged
+        assert f"status={response.status_code}" in logged
+
+
+def test_a_failed_write_leaves_nothing_behind(api, monkeypatch):
+    """A crash after the row is inserted rolls the whole request back (ATOMIC_REQUESTS-style guarantee)."""
+    from customers import views
+
+    def explode(customer):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "customer_to_dict", explode)
+    api.client.raise_request_exception = False
+    error = assert_error(
+        api.post("/customers", {"type": "individual", "name": "A", "country": "AR"}), 500, "internal_error"
+    )
+    assert error["type"] == "api_error"
+    assert Customer.objects.count() == 0

@@ -1,0 +1,61 @@
+"""Production settings refuse to start half-configured and pass Django's deployment checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "p" * 10 + "Kq8#vL2!xR9@mN4$wT7^zB1&cF5*hJ3(yG6)dS0-aE8+uI2=oP4"
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")}
+    clean["DJANGO_SETTINGS_MODULE"] = "payoutsite.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_debug_off_without_secret_key_refuses_to_start():
+    result = manage("check", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("weak", ["short", "django-insecure-" + "x" * 60])
+def test_debug_off_with_weak_secret_key_refuses_to_start(weak):
+    result = manage("check", DEBUG="false", SECRET_KEY=weak)
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_deploy_check_passes_at_warning_level():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="api.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_debug_on_needs_nothing():
+    result = manage("check", DEBUG="true")
+    assert result.returncode == 0, result.stderr
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    settings_text = (ROOT / "payoutsite" / "settings.py").read_text()
+    example = (ROOT / ".env.example").read_text()
+    import re
+
+    read = set(re.findall(r'(?:environ\.get|env_bool|env_list)\(\s*"([A-Z_]+)"', settings_text))
+    read |= {"DATABASE_URL"}
+    listed = set(re.findall(r"^#?\s*([A-Z_]+)=", example, re.MULTILINE))
+    assert read <= listed, f"missing from .env.example: {sorted(read - listed)}"
