@@ -1,0 +1,49 @@
+"""The OpenAPI schema: valid, warning-free, and honest about every status each operation can return."""
+
+import pytest
+from django.core.management import call_command
+
+OPERATIONS = {
+    ("/customers", "get"): {"200", "400", "401"},
+    ("/customers", "post"): {"201", "400", "401", "413", "415"},
+    ("/customers/{customerId}", "get"): {"200", "400", "401", "404"},
+    ("/customers/{customerId}", "patch"): {"200", "400", "401", "404", "413", "415"},
+}
+
+
+@pytest.fixture
+def openapi(anon, db) -> dict:
+    response = anon.get("/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_schema_generation_validates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+
+def test_every_operation_documents_its_statuses_with_the_error_body(openapi):
+    found = {
+        (path, method): set(operation["responses"])
+        for path, item in openapi["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "post", "patch", "put", "delete"}
+    }
+    assert found == OPERATIONS
+    for (path, method), statuses in OPERATIONS.items():
+        responses = openapi["paths"][path][method]["responses"]
+        for status in statuses - {"200", "201"}:
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, status)
+
+
+def test_operations_require_the_bearer_key(openapi):
+    assert openapi["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for item in openapi["paths"].values():
+        for operation in item.values():
+            assert operation["security"] == [{"bearerAuth": []}]
+
+
+def test_request_bodies_are_closed_objects(openapi):
+    for name in ("CustomerCreateInputRequest", "PatchedCustomerUpdateInputRequest"):
+        assert openapi["components"]["schemas"][name]["additionalProperties"] is False
