@@ -34,3 +34,6 @@ schema: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3*
+
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)

@@ -1,4 +1,7 @@
+from collections.abc import Callable
+
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from customers.filters import CustomerFilter
 from customers.models import Customer
@@ -28,4 +31,17 @@ def customer_list(*, scope: Scope, params) -> Page:
     """A page of the scope's customers, newest first, filtered and paginated by the query string."""
     base = customers_in_scope(scope=scope)
     filtered, page = parse_list_query(CustomerFilter, params, base, id_prefix="cust")
-    return keyset_page(filtered, scope_queryset=base, page=page, fields=CUSTOMER_FIELDS)
+    return keyset_page(filtered, scope_queryset=base, cursor_pk=_cursor_pk(scope), page=page, fields=CUSTOMER_FIELDS)
+
+
+def _cursor_pk(scope: Scope) -> Callable[[str], RawSQL]:
+    """The pk of the cursor customer, as plain SQL inside the page query: an ORM Subquery costs
+    ~0.2 ms more to compile on every page (bench/run.py)."""
+
+    def lookup(public_id: str) -> RawSQL:
+        return RawSQL(
+            "SELECT id FROM customers_customer WHERE public_id = %s AND merchant_id = %s AND livemode = %s",
+            [public_id, scope.merchant_id, scope.livemode],
+        )
+
+    return lookup

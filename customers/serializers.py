@@ -89,7 +89,10 @@ CUSTOMER_FIELDS = ("public_id", "type", "name", "email", "country", "metadata", 
 
 
 def iso_utc(value) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """2026-02-25T12:00:00Z, as the doc shows. Values are stored in UTC, to the second."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def customer_representation(row: dict[str, Any]) -> dict[str, Any]:

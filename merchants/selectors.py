@@ -14,11 +14,7 @@ def api_key_authenticate(*, secret: str) -> ApiKey:
     """The active key for this secret, or AuthenticationFailed with a stable code."""
     if not SECRET_KEY_RE.fullmatch(secret):
         raise AuthenticationFailed("Malformed API key: expected sk_test_… or sk_live_….", code="api_key_invalid")
-    api_key = (
-        ApiKey.objects.filter(key_hash=hash_secret(secret))
-        .only("id", "merchant_id", "livemode", "expires_at", "revoked_at")
-        .first()
-    )
+    api_key = _api_key_by_hash(hash_secret(secret))
     if api_key is None:
         raise AuthenticationFailed("Invalid API key.", code="api_key_invalid")
     if api_key.revoked_at is not None:
@@ -26,6 +22,15 @@ def api_key_authenticate(*, secret: str) -> ApiKey:
     if api_key.expires_at is not None and api_key.expires_at <= timezone.now():
         raise AuthenticationFailed("This API key has expired.", code="api_key_expired")
     return api_key
+
+
+_KEY_BY_HASH_SQL = "SELECT id, merchant_id, livemode, expires_at, revoked_at FROM merchants_apikey WHERE key_hash = %s"
+
+
+def _api_key_by_hash(key_hash: str) -> ApiKey | None:
+    # Runs on every API request: plain SQL on the unique index costs half of what the ORM's query
+    # building does (bench/). raw() still applies the database's field converters.
+    return next(iter(ApiKey.objects.raw(_KEY_BY_HASH_SQL, [key_hash])), None)
 
 
 def api_key_get(*, public_id: str) -> ApiKey | None:

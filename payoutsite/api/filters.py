@@ -72,6 +72,8 @@ def apply_filters(filterset_class: type[FilterSet], params, queryset) -> QuerySe
         for name in params
         if name in allowed and (len(params.getlist(name)) > 1 or (params.get(name) == "" and name not in PAGE_PARAMS))
     ]
+    if not errors and not set(params) - set(PAGE_PARAMS):
+        return queryset  # no filter asked for: skip building the filterset (it deep-copies every filter)
     filterset = filterset_class(data=params, queryset=queryset)
     if not filterset.is_valid():
         for name, messages in filterset.errors.get_json_data().items():

@@ -5,10 +5,11 @@ columns, so page 4,000 costs what page 1 costs, and rows inserted while a client
 before its cursor: the walk neither skips nor repeats anyone.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet, Subquery
+from django.db.models import Expression, QuerySet
 
 from payoutsite.api.errors import InvalidParameters
 from payoutsite.api.ids import is_public_id
@@ -72,24 +73,31 @@ def keyset_page(
     queryset: QuerySet,
     *,
     scope_queryset: QuerySet,
+    cursor_pk: Callable[[str], Expression],
     page: PageRequest,
     fields: tuple[str, ...],
 ) -> Page:
     """One page of `queryset` (already filtered) as dicts of `fields`.
 
-    The cursor is a public id looked up in `scope_queryset` (the tenant's rows, unfiltered) inside the
-    page query itself; only when a page comes back empty is it checked that the cursor exists.
+    `cursor_pk(public_id)` is an SQL expression for the pk of that row among the tenant's rows
+    (`scope_queryset`); it runs inside the page query. Only when a page comes back empty is it checked
+    on its own that the cursor exists.
+
+    Ordering by the scope columns too (fixed by the WHERE, so it changes nothing in the result) makes the
+    (merchant, livemode, id) index the only one that yields rows in order: otherwise PostgreSQL may walk
+    the primary key backwards past every newer row of other merchants.
     """
+    newest_first = ["merchant_id", "livemode", "-pk"]
+    oldest_first = ["-merchant_id", "-livemode", "pk"]
     cursor = page.starting_after or page.ending_before
     rows_qs = queryset.values(*fields)
     if cursor is None:
-        rows = list(rows_qs.order_by("-pk")[: page.limit + 1])
+        rows = list(rows_qs.order_by(*newest_first)[: page.limit + 1])
     else:
-        cursor_pk = Subquery(scope_queryset.filter(public_id=cursor).values("pk")[:1])
         if page.starting_after:
-            rows = list(rows_qs.filter(pk__lt=cursor_pk).order_by("-pk")[: page.limit + 1])
+            rows = list(rows_qs.filter(pk__lt=cursor_pk(cursor)).order_by(*newest_first)[: page.limit + 1])
         else:
-            rows = list(rows_qs.filter(pk__gt=cursor_pk).order_by("pk")[: page.limit + 1])
+            rows = list(rows_qs.filter(pk__gt=cursor_pk(cursor)).order_by(*oldest_first)[: page.limit + 1])
         if not rows and not scope_queryset.filter(public_id=cursor).exists():
             name = "startingAfter" if page.starting_after else "endingBefore"
             error = _unknown_cursor(name, cursor)

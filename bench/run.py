@@ -1,0 +1,228 @@
+"""Load benchmark: the API against bare Django baselines, served by gunicorn, loaded by wrk over loopback.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/payouts_bench make bench
+    (or: .venv/bin/python bench/run.py --duration 5 --rounds 3)
+
+Each API endpoint is measured as a ratio to a bare view doing the least Django needs for the same
+work, in the same run, rounds interleaved (A B A B …) so that a noisy neighbour hits both alike.
+Reported: req/s and p50/p99 latency per scenario (median over rounds), and the ratios.
+Needs PostgreSQL and `wrk` (apt-get install wrk). Writes bench/results/latest.json.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+LIST_SIZE = 200_000
+DEEP = 190_000
+CUSTOMER_BODY = '{"type": "individual", "name": "Bench Customer", "country": "AR", "metadata": {"ref": "b-1"}}'
+
+
+def setup_django():
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        sys.exit("bench needs PostgreSQL: set DATABASE_URL=postgres://…")
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def seed() -> dict:
+    """Two merchants: one with LIST_SIZE customers to page through, one to insert into. Fresh keys each run."""
+    from customers.models import Customer
+    from merchants.models import Merchant
+    from merchants.services import api_key_issue
+    from payoutsite.api.ids import new_public_id
+
+    lister = Merchant.objects.filter(name="bench-list").first() or Merchant.objects.create(name="bench-list")
+    writer = Merchant.objects.filter(name="bench-write").first() or Merchant.objects.create(name="bench-write")
+    have = Customer.objects.filter(merchant=lister, livemode=False).count()
+    if have < LIST_SIZE:
+        print(f"seeding {LIST_SIZE - have} customers…", flush=True)
+        batch = []
+        for i in range(have, LIST_SIZE):
+            batch.append(
+                Customer(
+                    public_id=new_public_id("cust"),
+                    merchant=lister,
+                    livemode=False,
+                    type="individual",
+                    name=f"Customer {i}",
+                    email=f"c{i}@example.com",
+                    country="AR",
+                    metadata={"ref": f"R-{i}"},
+                )
+            )
+            if len(batch) == 5000:
+                Customer.objects.bulk_create(batch)
+                batch = []
+        Customer.objects.bulk_create(batch)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+    newest_first = Customer.objects.filter(merchant=lister, livemode=False).order_by("-pk")
+    deep = newest_first.values("pk", "public_id")[DEEP - 1]
+    shallow = newest_first.values("public_id")[49]
+    return {
+        "list_key": api_key_issue(merchant=lister, livemode=False).secret,
+        "write_key": api_key_issue(merchant=writer, livemode=False).secret,
+        "lister_pk": lister.pk,
+        "writer_pk": writer.pk,
+        "deep_pk": deep["pk"],
+        "deep_id": deep["public_id"],
+        "page2_id": shallow["public_id"],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(
+        [str(gunicorn), "payoutsite.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    sys.exit("gunicorn did not start")
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(url: str, *, duration: int, connections: int, key: str | None, post_body: str | None) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if key:
+        command += ["-H", f"Authorization: Bearer {key}"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if post_body is not None:
+            script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(post_body)}\n')
+            script.write('wrk.headers["Content-Type"] = "application/json"\n')
+        script.write(
+            "done = function(summary, latency, requests)\n"
+            '  io.write(string.format("errors %d %d\\n", summary.errors.status, summary.requests))\n'
+            "end\n"
+        )
+    output = subprocess.run([*command, "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    latency = {p: float(v) * UNITS[u] for p, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", output)}
+    bad, total = map(int, re.search(r"errors (\d+) (\d+)", output).groups())
+    if bad:
+        sys.exit(f"{url}: {bad} of {total} responses were not 2xx/3xx")
+    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario (default 3)")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--only", default="", help="comma-separated scenario names to run (default: all)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench needs wrk: apt-get install wrk")
+
+    setup_django()
+    data = seed()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    scenarios = {
+        "api_post": (f"{base}/customers", data["write_key"], CUSTOMER_BODY),
+        "bare_insert": (f"{base}/bare/insert?merchant={data['writer_pk']}", None, CUSTOMER_BODY),
+        "api_page_deep": (f"{base}/customers?limit=50&startingAfter={data['deep_id']}", data["list_key"], None),
+        "bare_page_deep": (f"{base}/bare/page?merchant={data['lister_pk']}&after={data['deep_id']}", None, None),
+        "api_page_first": (f"{base}/customers?limit=50", data["list_key"], None),
+        "api_page_2": (f"{base}/customers?limit=50&startingAfter={data['page2_id']}", data["list_key"], None),
+    }
+    if args.only:
+        scenarios = {name: scenario for name, scenario in scenarios.items() if name in args.only.split(",")}
+    server = start_gunicorn(port, args.workers)
+    results: dict[str, list[dict]] = {name: [] for name in scenarios}
+    try:
+        for url, key, body in scenarios.values():  # warm-up: connections, caches, imports
+            run_wrk(url, duration=1, connections=args.connections, key=key, post_body=body)
+        for round_number in range(args.rounds):
+            for name, (url, key, body) in scenarios.items():
+                results[name].append(
+                    run_wrk(url, duration=args.duration, connections=args.connections, key=key, post_body=body)
+                )
+            print(f"round {round_number + 1}/{args.rounds} done", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+
+    print_report(results, args)
+
+
+def print_report(results: dict[str, list[dict]], args) -> None:
+    summary = {
+        name: {metric: statistics.median(run[metric] for run in runs) for metric in ("rps", "p50_ms", "p99_ms")}
+        for name, runs in results.items()
+    }
+    pairs = {
+        "POST /customers vs bare insert (req/s, target >= 0.70)": ("api_post", "bare_insert", "rps"),
+        "GET /customers deep vs bare page (req/s, target >= 0.80)": ("api_page_deep", "bare_page_deep", "rps"),
+        "GET /customers depth 190,000 vs first page (p50 time, target <= 1.20)": (
+            "api_page_deep",
+            "api_page_first",
+            "p50_ms",
+        ),
+        "GET /customers depth 190,000 vs page 2, both with a cursor (p50 time)": (
+            "api_page_deep",
+            "api_page_2",
+            "p50_ms",
+        ),
+    }
+    ratios = {
+        label: summary[a][metric] / summary[b][metric]
+        for label, (a, b, metric) in pairs.items()
+        if a in summary and b in summary
+    }
+    print(f"\n{'scenario':<16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, values in summary.items():
+        print(f"{name:<16} {values['rps']:>9.0f} {values['p50_ms']:>8.2f} {values['p99_ms']:>8.2f}")
+    print()
+    for label, ratio in ratios.items():
+        print(f"{ratio:6.2f}  {label}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps({"args": vars(args), "summary": summary, "ratios": ratios}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
