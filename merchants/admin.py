@@ -1,1 +1,69 @@
-# Register your models here.
+from datetime import timedelta
+
+from django.contrib import admin, messages
+
+from merchants.models import ApiKey, Merchant
+from merchants.services import api_key_revoke, api_key_roll
+
+ROLL_GRACE = timedelta(hours=24)
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ("public_id", "livemode", "prefix", "created_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Merchant)
+class MerchantAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "name", "created_at")
+    search_fields = ("public_id", "name")
+    readonly_fields = ("public_id", "created_at")
+    inlines = [ApiKeyInline]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are issued by `create_merchant`; here staff revoke or roll them. Secrets are never stored."""
+
+    list_display = ("public_id", "merchant", "livemode", "prefix", "created_at", "expires_at", "revoked_at")
+    list_filter = ("livemode",)
+    search_fields = ("public_id", "prefix", "merchant__public_id", "merchant__name")
+    fields = ("public_id", "merchant", "livemode", "prefix", "created_at", "expires_at", "revoked_at", "rolled_to")
+    readonly_fields = fields
+    actions = ["revoke_keys", "roll_keys"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected keys now")
+    def revoke_keys(self, request, queryset):
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+    @admin.action(description="Roll selected keys (old keys keep working 24 hours)")
+    def roll_keys(self, request, queryset):
+        for api_key in queryset:
+            try:
+                issued = api_key_roll(api_key=api_key, old_key_valid_for=ROLL_GRACE)
+            except ValueError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"New key {issued.api_key.public_id} for {api_key.public_id}, shown only now: {issued.secret}",
+                messages.WARNING,
+            )
