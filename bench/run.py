@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "YmVuY2gtb25seS1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=")
+os.environ.setdefault("ACCOUNT_FINGERPRINT_KEY", "bench-only-fingerprint-key-0123456789abcdef")
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
 LIST_SIZE = 200_000
@@ -51,7 +53,8 @@ def setup_django():
 def seed() -> dict:
     """Two merchants: one with LIST_SIZE customers to page through, one to insert into. Fresh keys each run."""
     from customers.models import Customer
-    from merchants.models import Merchant
+    from customers.services import customer_create
+    from merchants.models import Merchant, Scope
     from merchants.services import api_key_issue
     from payoutsite.api.ids import new_public_id
 
@@ -81,8 +84,13 @@ def seed() -> dict:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE customers_customer")
+        # Fresh statistics, and no autovacuum of the new rows running into the measurements.
+        cursor.execute("VACUUM ANALYZE customers_customer")
     newest_first = Customer.objects.filter(merchant=lister, livemode=False).order_by("-pk")
+    payees = [
+        customer_create(scope=Scope(writer.pk, False), type="individual", name=f"Payee {i}", country="AR").public_id
+        for i in range(50)
+    ]
     deep = newest_first.values("pk", "public_id")[DEEP - 1]
     shallow = newest_first.values("public_id")[49]
     return {
@@ -92,6 +100,7 @@ def seed() -> dict:
         "writer_pk": writer.pk,
         "deep_pk": deep["pk"],
         "deep_id": deep["public_id"],
+        "payees": payees,
         "page2_id": shallow["public_id"],
     }
 
@@ -123,12 +132,44 @@ def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(url: str, *, duration: int, connections: int, key: str | None, post_body: str | None) -> dict:
+# POST /customers/{id}/bank-accounts with a new valid CBU on every request (the same number twice on
+# one customer is a 409), spread over the customers in CUSTOMER_PATHS so they do not queue on one row lock.
+BANK_ACCOUNT_LUA = """
+local function check(digits)
+  local weights, sum, n = {3, 1, 7, 9}, 0, #digits
+  for i = 0, n - 1 do sum = sum + tonumber(digits:sub(n - i, n - i)) * weights[i % 4 + 1] end
+  return tostring((10 - sum % 10) % 10)
+end
+counter = 0
+request = function()
+  counter = counter + 1
+  local path = CUSTOMER_PATHS[counter % #CUSTOMER_PATHS + 1]
+  local block1, account = "2850590", string.format("%013d", OFFSET + counter)
+  local number = block1 .. check(block1) .. account .. check(account)
+  local body = '{"country": "AR", "currency": "ARS", "rail": "OTHER", "accountType": "savings", '
+    .. '"holderName": "Bench Holder", "accountNumber": "' .. number .. '", "metadata": {"cuit": "20221370075"}}'
+  local headers = {["Content-Type"] = "application/json"}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  return wrk.format("POST", path, headers, body)
+end
+"""
+_offsets = iter(range(10**6, 10**12, 10**6))  # each wrk run numbers its accounts apart from the others
+
+
+def bank_account_script(customer_ids: list[str]) -> str:
+    paths = ", ".join(f'"/customers/{cid}/bank-accounts"' for cid in customer_ids)
+    return f"CUSTOMER_PATHS = {{{paths}}}\nOFFSET = {next(_offsets)}\n" + BANK_ACCOUNT_LUA
+
+
+def run_wrk(url: str, *, duration: int, connections: int, key: str | None, post_body) -> dict:
+    """post_body: None (GET), a JSON string (the same POST each time) or a callable giving a Lua script."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if key:
         command += ["-H", f"Authorization: Bearer {key}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        if post_body is not None:
+        if callable(post_body):
+            script.write(post_body())
+        elif post_body is not None:
             script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(post_body)}\n')
             script.write('wrk.headers["Content-Type"] = "application/json"\n')
         script.write(
@@ -168,6 +209,7 @@ def main() -> None:
         "bare_page_deep": (f"{base}/bare/page?merchant={data['lister_pk']}&after={data['deep_id']}", None, None),
         "api_page_first": (f"{base}/customers?limit=50", data["list_key"], None),
         "api_page_2": (f"{base}/customers?limit=50&startingAfter={data['page2_id']}", data["list_key"], None),
+        "api_bank_account_post": (base, data["write_key"], lambda: bank_account_script(data["payees"])),
     }
     if args.only:
         scenarios = {name: scenario for name, scenario in scenarios.items() if name in args.only.split(",")}
@@ -196,6 +238,11 @@ def print_report(results: dict[str, list[dict]], args) -> None:
     }
     pairs = {
         "POST /customers vs bare insert (req/s, target >= 0.70)": ("api_post", "bare_insert", "rps"),
+        "POST /customers/{id}/bank-accounts vs bare insert (req/s, target >= 0.60)": (
+            "api_bank_account_post",
+            "bare_insert",
+            "rps",
+        ),
         "GET /customers deep vs bare page (req/s, target >= 0.80)": ("api_page_deep", "bare_page_deep", "rps"),
         "GET /customers depth 190,000 vs first page (p50 time, target <= 1.20)": (
             "api_page_deep",

@@ -4,3 +4,4 @@ from payoutsite.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urls"
 SECURE_SSL_REDIRECT = False
+STATIC_ROOT = None  # the bench serves no static files; no collectstatic needed

@@ -2,7 +2,7 @@ from django import forms
 from django_filters import CharFilter, ChoiceFilter, FilterSet
 
 from customers.countries import COUNTRY_CODES
-from customers.models import Customer
+from customers.models import BankAccount, Customer
 from payoutsite.api.filters import created_at_filters
 
 
@@ -34,3 +34,14 @@ class CustomerFilter(FilterSet):
 
 
 CustomerFilter.base_filters.update(created_at_filters())
+
+
+class BankAccountFilter(FilterSet):
+    status = ChoiceFilter(choices=BankAccount.Status.choices)
+
+    class Meta:
+        model = BankAccount
+        fields: list[str] = []
+
+
+BankAccountFilter.base_filters.update(created_at_filters())

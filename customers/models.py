@@ -3,10 +3,15 @@ from django.utils import timezone
 
 from merchants.models import Merchant
 from payoutsite.api.ids import new_public_id
+from payoutsite.crypto import decrypt
 
 
 def new_customer_id() -> str:
     return new_public_id("cust")
+
+
+def new_bank_account_id() -> str:
+    return new_public_id("ba")
 
 
 def now_to_the_second():
@@ -21,8 +26,9 @@ class Customer(models.Model):
         INDIVIDUAL = "individual"
         BUSINESS = "business"
 
-    public_id = models.CharField(max_length=40, unique=True, default=new_customer_id, editable=False)
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="customers")
+    public_id = models.CharField(max_length=40, default=new_customer_id, editable=False)
+    # No index of its own: the (merchant, livemode, -id) index serves every merchant lookup.
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="customers", db_index=False)
     livemode = models.BooleanField()
     type = models.CharField(max_length=20, choices=Type.choices)
     name = models.CharField(max_length=200)
@@ -30,6 +36,9 @@ class Customer(models.Model):
     country = models.CharField(max_length=2)
     metadata = models.JSONField(default=dict, blank=True)
     last_out = models.DateTimeField(null=True, blank=True, editable=False)
+    default_bank_account = models.ForeignKey(
+        "BankAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(default=now_to_the_second, editable=False)
 
     class Meta:
@@ -39,9 +48,93 @@ class Customer(models.Model):
             models.Index(fields=["merchant", "livemode", "email"], name="customer_scope_email"),
         ]
         constraints = [
+            # A constraint rather than unique=True: no extra LIKE index on PostgreSQL, one less index per insert.
+            models.UniqueConstraint(fields=["public_id"], name="customer_public_id_unique"),
             models.CheckConstraint(condition=models.Q(type__in=["individual", "business"]), name="customer_type_valid"),
             models.CheckConstraint(condition=~models.Q(name=""), name="customer_name_not_blank"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"
+
+
+class BankAccount(models.Model):
+    """A customer's CBU/CVU. The number is kept encrypted, with a keyed fingerprint and its last four
+    digits; it is never in __str__, a response, a log line or an admin list."""
+
+    class AccountType(models.TextChoices):
+        CHECKING = "checking"
+        SAVINGS = "savings"
+
+    class Kind(models.TextChoices):
+        CBU = "cbu"
+        CVU = "cvu"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        DISABLED = "disabled"
+
+    public_id = models.CharField(max_length=40, default=new_bank_account_id, editable=False)
+    # No FK indexes of their own: the composite indexes below start with these columns.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="bank_accounts", db_index=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+", db_index=False)
+    livemode = models.BooleanField()
+    country = models.CharField(max_length=2, default="AR")
+    currency = models.CharField(max_length=3, default="ARS")
+    rail = models.CharField(max_length=20, default="OTHER")
+    account_type = models.CharField(max_length=10, choices=AccountType.choices)
+    holder_name = models.CharField(max_length=100)
+    # The number: Fernet ciphertext (payoutsite.crypto), which key made it, HMAC fingerprint, last four.
+    # All "" for an account stored without a number (the API shows null).
+    account_number_ciphertext = models.TextField(blank=True, default="", editable=False)
+    account_number_key_id = models.CharField(max_length=16, blank=True, default="", editable=False)
+    account_number_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
+    account_number_last4 = models.CharField(max_length=4, blank=True, default="", editable=False)
+    account_kind = models.CharField(max_length=3, choices=Kind.choices, blank=True, default="", editable=False)
+    entity_code = models.CharField(max_length=3, blank=True, default="", editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    needs_review = models.BooleanField(default=False)
+    review_reason = models.CharField(max_length=200, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=now_to_the_second, editable=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "-id"], name="bank_account_customer_page"),
+            models.Index(
+                fields=["merchant", "livemode", "account_number_fingerprint"], name="bank_account_fingerprint"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="bank_account_public_id_unique"),
+            # One active account per number per customer; a disabled one may be added again.
+            models.UniqueConstraint(
+                fields=["customer", "account_number_fingerprint"],
+                condition=models.Q(status="active") & ~models.Q(account_number_fingerprint=""),
+                name="bank_account_number_unique_per_customer",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "disabled"]), name="bank_account_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(account_type__in=["checking", "savings"]), name="bank_account_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(account_number_ciphertext="", account_number_fingerprint="", account_number_last4="")
+                | (~models.Q(account_number_ciphertext="") & ~models.Q(account_number_fingerprint="")),
+                name="bank_account_number_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        last4 = self.account_number_last4 or "none"
+        return f"{self.public_id} (…{last4})"
+
+    @property
+    def can_receive_payouts(self) -> bool:
+        return self.status == self.Status.ACTIVE and self.account_number_ciphertext != ""
+
+    def account_number(self) -> str | None:
+        """The full number, decrypted on demand (for the payout rail only). Raises DecryptionError."""
+        return decrypt(self.account_number_ciphertext) if self.account_number_ciphertext else None

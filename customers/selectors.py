@@ -3,9 +3,9 @@ from collections.abc import Callable
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
-from customers.filters import CustomerFilter
-from customers.models import Customer
-from customers.serializers import CUSTOMER_FIELDS
+from customers.filters import BankAccountFilter, CustomerFilter
+from customers.models import BankAccount, Customer
+from customers.serializers import BANK_ACCOUNT_FIELDS, CUSTOMER_FIELDS
 from merchants.models import Scope
 from payoutsite.api.errors import ResourceMissing
 from payoutsite.api.filters import parse_list_query
@@ -45,3 +45,37 @@ def _cursor_pk(scope: Scope) -> Callable[[str], RawSQL]:
         )
 
     return lookup
+
+
+def bank_accounts_of(*, customer: Customer) -> QuerySet[BankAccount]:
+    return BankAccount.objects.filter(customer_id=customer.pk)
+
+
+def bank_account_get(*, customer: Customer, bank_account_id: str) -> BankAccount:
+    """The customer's account, or 404: another customer's account answers like one that does not exist."""
+    account = None
+    if is_public_id(bank_account_id, "ba"):
+        account = bank_accounts_of(customer=customer).filter(public_id=bank_account_id).first()
+    if account is None:
+        raise ResourceMissing(f"No such bank account: {bank_account_id[:64]!r}.", param="bankAccountId")
+    return account
+
+
+def bank_account_list(*, customer: Customer, params) -> Page:
+    """A page of the customer's accounts (active and disabled), newest first."""
+    base = bank_accounts_of(customer=customer)
+    filtered, page = parse_list_query(BankAccountFilter, params, base, id_prefix="ba")
+
+    def cursor_pk(public_id: str) -> RawSQL:
+        return RawSQL(
+            "SELECT id FROM customers_bankaccount WHERE public_id = %s AND customer_id = %s", [public_id, customer.pk]
+        )
+
+    return keyset_page(
+        filtered,
+        scope_queryset=base,
+        cursor_pk=cursor_pk,
+        page=page,
+        fields=BANK_ACCOUNT_FIELDS,
+        scope_columns=("customer_id",),
+    )

@@ -1,13 +1,23 @@
-"""Customer input (shape checks) and output (the doc's response fields, camelCase only here)."""
+"""Customer and bank account input (shape checks) and output (the doc's fields, camelCase only here)."""
 
 from typing import Any
 
 from django.core.validators import EmailValidator
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
+from customers.accounts import (
+    AccountNumber,
+    AccountNumberError,
+    AccountNumberErrors,
+    bank_name,
+    normalize_tax_id,
+    parse_account_number,
+)
 from customers.countries import COUNTRY_CODES
-from customers.models import Customer
+from customers.models import BankAccount, Customer
 from payoutsite.api.serializers import MetadataField, StrictCharField, StrictInputSerializer
 
 CUSTOMER_READ_ONLY = ("customerId", "livemode", "createdAt", "last_out", "defaultBankAccountId")
@@ -63,6 +73,13 @@ class CustomerUpdateInput(StrictInputSerializer):
     name = NameField(required=False)
     email = EmailField(required=False, allow_null=True)
     metadata = MetadataField(required=False, allow_unset=True)
+    defaultBankAccountId = StrictCharField(
+        source="default_bank_account_id",
+        required=False,
+        allow_null=True,
+        max_length=40,
+        help_text="One of this customer's active bank accounts, or null for none.",
+    )
 
 
 class CustomerOutput(serializers.Serializer):
@@ -85,7 +102,18 @@ class CustomerListOutput(serializers.Serializer):
     hasMore = serializers.BooleanField()
 
 
-CUSTOMER_FIELDS = ("public_id", "type", "name", "email", "country", "metadata", "created_at", "last_out", "livemode")
+CUSTOMER_FIELDS = (
+    "public_id",
+    "type",
+    "name",
+    "email",
+    "country",
+    "default_bank_account__public_id",
+    "metadata",
+    "created_at",
+    "last_out",
+    "livemode",
+)
 
 
 def iso_utc(value) -> str | None:
@@ -103,7 +131,7 @@ def customer_representation(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "email": row["email"] or None,
         "country": row["country"],
-        "defaultBankAccountId": None,
+        "defaultBankAccountId": row["default_bank_account__public_id"],
         "metadata": row["metadata"],
         "createdAt": iso_utc(row["created_at"]),
         "last_out": iso_utc(row["last_out"]),
@@ -112,4 +140,185 @@ def customer_representation(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def customer_to_dict(customer: Customer) -> dict[str, Any]:
-    return customer_representation({field: getattr(customer, field) for field in CUSTOMER_FIELDS})
+    row = {field: getattr(customer, field) for field in CUSTOMER_FIELDS if "__" not in field}
+    default = customer.default_bank_account_id
+    row["default_bank_account__public_id"] = (
+        BankAccount.objects.filter(pk=default).values_list("public_id", flat=True).first() if default else None
+    )
+    return customer_representation(row)
+
+
+# Bank accounts
+
+
+class SupportedValueField(StrictCharField):
+    """A field that, for now, takes exactly one value; anything else says what is supported."""
+
+    def __init__(self, supported: str, code: str, **kwargs):
+        self.supported = supported
+        self.unsupported_code = code
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value != self.supported:
+            raise serializers.ValidationError(
+                f"{value[:20]!r} is not supported: only {self.supported!r} is.", code=self.unsupported_code
+            )
+        return value
+
+
+class SupportedValueFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = SupportedValueField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": [self.target.supported]}
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\u0000]*\S[^\u0000]*$"})
+class HolderNameField(StrictCharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=100, trim_whitespace=True, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^[ -]*([0-9][ -]*){22}$",
+        "maxLength": 40,
+        "description": "22-digit CBU or CVU; spaces and dashes are ignored. Both check digits must be valid.",
+        "example": "0070327530004025541644",
+    }
+)
+class AccountNumberField(StrictCharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=40, **kwargs)
+
+    def run_validation(self, data=serializers.empty) -> AccountNumber | None:
+        raw = super().run_validation(data)  # string checks first: type, length, NUL
+        if raw is None:
+            return None
+        try:
+            return parse_account_number(raw)
+        except AccountNumberError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from None
+        except AccountNumberErrors as exc:
+            raise serializers.ValidationError([ErrorDetail(e.message, code=e.code) for e in exc.errors]) from None
+
+
+TAX_ID_KEYS = {"cuit": "invalid_cuit", "cuil": "invalid_cuil"}
+
+
+class BankAccountMetadataField(MetadataField):
+    """Metadata, where `cuit` and `cuil`, when present, must be valid and are stored as 11 digits."""
+
+    def to_internal_value(self, data):
+        data = dict(super().to_internal_value(data))
+        for key, code in TAX_ID_KEYS.items():
+            if data.get(key) is None:
+                continue
+            try:
+                data[key] = normalize_tax_id(data[key])
+            except ValueError:
+                raise serializers.ValidationError(
+                    {key: [ErrorDetail(f"metadata.{key} is not a valid {key.upper()}.", code=code)]}
+                ) from None
+        return data
+
+
+BANK_ACCOUNT_READ_ONLY = (
+    "bankAccountId",
+    "customerId",
+    "accountNumberLast4",
+    "accountKind",
+    "bankName",
+    "status",
+    "createdAt",
+    "livemode",
+)
+
+
+class BankAccountCreateInput(StrictInputSerializer):
+    read_only_params = BANK_ACCOUNT_READ_ONLY
+
+    country = SupportedValueField("AR", code="unsupported_country")
+    currency = SupportedValueField("ARS", code="unsupported_currency")
+    rail = SupportedValueField("OTHER", code="unsupported_rail")
+    accountType = serializers.ChoiceField(source="account_type", choices=BankAccount.AccountType.choices)
+    holderName = HolderNameField(source="holder_name")
+    accountNumber = AccountNumberField(source="account_number", required=False, allow_null=True)
+    metadata = BankAccountMetadataField(required=False)
+
+
+class BankAccountUpdateInput(StrictInputSerializer):
+    # A new number is a new account: only the holder's name and metadata change.
+    read_only_params = (*BANK_ACCOUNT_READ_ONLY, "country", "currency", "rail", "accountType", "accountNumber")
+
+    holderName = HolderNameField(source="holder_name", required=False)
+    metadata = BankAccountMetadataField(required=False, allow_unset=True)
+
+
+class BankAccountOutput(serializers.Serializer):
+    """Documents the response; rendering goes through bank_account_representation."""
+
+    bankAccountId = serializers.CharField()
+    customerId = serializers.CharField()
+    country = serializers.CharField()
+    currency = serializers.CharField()
+    rail = serializers.CharField()
+    accountNumberLast4 = serializers.CharField(allow_null=True)
+    accountType = serializers.ChoiceField(choices=BankAccount.AccountType.choices)
+    holderName = serializers.CharField()
+    accountKind = serializers.ChoiceField(choices=BankAccount.Kind.choices, allow_null=True)
+    bankName = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=BankAccount.Status.choices)
+    metadata = serializers.DictField(child=serializers.CharField())
+    createdAt = serializers.DateTimeField()
+    livemode = serializers.BooleanField()
+
+
+class BankAccountListOutput(serializers.Serializer):
+    data = BankAccountOutput(many=True)
+    hasMore = serializers.BooleanField()
+
+
+BANK_ACCOUNT_FIELDS = (
+    "public_id",
+    "country",
+    "currency",
+    "rail",
+    "account_number_last4",
+    "account_type",
+    "holder_name",
+    "account_kind",
+    "entity_code",
+    "status",
+    "metadata",
+    "created_at",
+    "livemode",
+)
+
+
+def bank_account_representation(row: dict[str, Any], customer_public_id: str) -> dict[str, Any]:
+    return {
+        "bankAccountId": row["public_id"],
+        "customerId": customer_public_id,
+        "country": row["country"],
+        "currency": row["currency"],
+        "rail": row["rail"],
+        "accountNumberLast4": row["account_number_last4"] or None,
+        "accountType": row["account_type"],
+        "holderName": row["holder_name"],
+        "accountKind": row["account_kind"] or None,
+        "bankName": bank_name(row["entity_code"] or None),
+        "status": row["status"],
+        "metadata": row["metadata"],
+        "createdAt": iso_utc(row["created_at"]),
+        "livemode": row["livemode"],
+    }
+
+
+def bank_account_to_dict(account: BankAccount, customer_public_id: str) -> dict[str, Any]:
+    return bank_account_representation(
+        {field: getattr(account, field) for field in BANK_ACCOUNT_FIELDS}, customer_public_id
+    )

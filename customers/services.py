@@ -1,10 +1,14 @@
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from customers.models import Customer
+from customers.accounts import AccountNumber
+from customers.models import BankAccount, Customer
 from merchants.models import Scope
-from payoutsite.api.errors import InvalidParameters
+from payoutsite import crypto
+from payoutsite.api.errors import Conflict, InvalidParameters, ResourceMissing
+from payoutsite.api.ids import is_public_id
 from payoutsite.api.serializers import METADATA_MAX_KEYS
 
 UNSET: Any = object()
@@ -43,13 +47,14 @@ def merge_metadata(current: dict[str, str], changes: dict[str, str | None]) -> d
     return merged
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def customer_update(
     *,
     customer: Customer,
     name: str = UNSET,
     email: str | None = UNSET,
     metadata: dict[str, str | None] = UNSET,
+    default_bank_account_id: str | None = UNSET,
 ) -> Customer:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     changed = []
@@ -62,6 +67,172 @@ def customer_update(
     if metadata is not UNSET:
         customer.metadata = merge_metadata(customer.metadata, metadata)
         changed.append("metadata")
+    if default_bank_account_id is not UNSET:
+        customer.default_bank_account = _default_candidate(customer, default_bank_account_id)
+        changed.append("default_bank_account")
     if changed:
         customer.save(update_fields=changed)
     return customer
+
+
+def _default_candidate(customer: Customer, bank_account_id: str | None) -> BankAccount | None:
+    if bank_account_id is None:
+        return None
+    account = None
+    if is_public_id(bank_account_id, "ba"):
+        account = customer.bank_accounts.filter(public_id=bank_account_id).first()
+    if account is None or not account.can_receive_payouts:
+        raise InvalidParameters.single(
+            "defaultBankAccountId",
+            "invalid_default_bank_account",
+            "defaultBankAccountId must be one of this customer's active bank accounts with an account number.",
+        )
+    return account
+
+
+class BankAccountExists(Conflict):
+    code = "bank_account_exists"
+
+
+SHARED_NUMBER_REASON = "Account number also belongs to another customer of this merchant."
+
+
+# No savepoint: inside a request's transaction this joins it (an error rolls the request back);
+# called alone (a command) it is its own transaction. Saves two round trips on every add.
+@transaction.atomic(savepoint=False)
+def bank_account_add(
+    *,
+    scope: Scope,
+    customer_id: str,
+    account_type: str,
+    holder_name: str,
+    account_number: AccountNumber | None = None,
+    metadata: dict[str, str] | None = None,
+) -> BankAccount:
+    """Add an account to the scope's customer; its first account that can receive payouts becomes the default.
+
+    The customer row is locked first, so adds for one customer run one after the other, and the duplicate
+    check that follows (a new statement, so it sees what the previous add committed) is exact. The partial
+    unique index on (customer, fingerprint) is the database's own guard behind it.
+    """
+    customer_pk, default_id = _lock_customer(scope, customer_id)
+    account = BankAccount(
+        customer_id=customer_pk,
+        merchant_id=scope.merchant_id,
+        livemode=scope.livemode,
+        account_type=account_type,
+        holder_name=holder_name,
+        metadata=metadata or {},
+    )
+    if account_number is not None:
+        _set_number(account, account_number)
+        _apply_duplicate_rules(account)
+    account.save(force_insert=True)
+    if default_id is None and account.can_receive_payouts:
+        Customer.objects.filter(pk=customer_pk).update(default_bank_account=account)
+    return account
+
+
+def _lock_customer(scope: Scope, customer_id: str) -> tuple[int, int | None]:
+    row = None
+    if is_public_id(customer_id, "cust"):
+        row = (
+            Customer.objects.select_for_update()
+            .filter(merchant_id=scope.merchant_id, livemode=scope.livemode, public_id=customer_id)
+            .values_list("pk", "default_bank_account_id")
+            .first()
+        )
+    if row is None:
+        raise ResourceMissing(f"No such customer: {customer_id[:64]!r}.", param="customerId")
+    return row
+
+
+def _set_number(account: BankAccount, number: AccountNumber) -> None:
+    account.account_number_ciphertext = crypto.encrypt(number.digits)
+    account.account_number_key_id = crypto.primary_key_id()
+    account.account_number_fingerprint = crypto.fingerprint(number.digits)
+    account.account_number_last4 = number.last4
+    account.account_kind = number.kind
+    account.entity_code = number.entity_code
+
+
+def _apply_duplicate_rules(account: BankAccount) -> None:
+    """One query for both rules: the same active number on this customer is a 409; on another customer of
+    this merchant and mode it is allowed, and every account with it is flagged for compliance review."""
+    same_number = BankAccount.objects.filter(
+        merchant_id=account.merchant_id,
+        livemode=account.livemode,
+        account_number_fingerprint=account.account_number_fingerprint,
+    ).values_list("pk", "customer_id", "public_id", "status", "needs_review")
+    others_to_flag = []
+    for pk, customer_pk, public_id, status, needs_review in same_number:
+        if customer_pk == account.customer_id:
+            if status == BankAccount.Status.ACTIVE:
+                raise BankAccountExists(
+                    f"This customer already has this account number: {public_id}.",
+                    param="accountNumber",
+                    extra={"bankAccountId": public_id},
+                )
+            continue
+        account.needs_review, account.review_reason = True, SHARED_NUMBER_REASON
+        if not needs_review:
+            others_to_flag.append(pk)
+    if others_to_flag:
+        BankAccount.objects.filter(pk__in=others_to_flag).update(needs_review=True, review_reason=SHARED_NUMBER_REASON)
+
+
+@transaction.atomic
+def bank_account_update(
+    *,
+    account: BankAccount,
+    holder_name: str = UNSET,
+    metadata: dict[str, str | None] = UNSET,
+) -> BankAccount:
+    account = BankAccount.objects.select_for_update().get(pk=account.pk)
+    changed = []
+    if holder_name is not UNSET:
+        account.holder_name = holder_name
+        changed.append("holder_name")
+    if metadata is not UNSET:
+        account.metadata = merge_metadata(account.metadata, metadata)
+        changed.append("metadata")
+    if changed:
+        account.save(update_fields=changed)
+    return account
+
+
+@transaction.atomic
+def bank_account_disable(*, account: BankAccount) -> BankAccount:
+    """Keep the account for history, stop it receiving payouts, and drop it as the default."""
+    customer = Customer.objects.select_for_update().get(pk=account.customer_id)
+    account = BankAccount.objects.select_for_update().get(pk=account.pk)
+    if account.status == BankAccount.Status.ACTIVE:
+        account.status = BankAccount.Status.DISABLED
+        account.disabled_at = timezone.now()
+        account.save(update_fields=["status", "disabled_at"])
+    if customer.default_bank_account_id == account.pk:
+        customer.default_bank_account = None
+        customer.save(update_fields=["default_bank_account"])
+    return account
+
+
+def bank_account_numbers_rotate_batch(*, batch_size: int) -> int:
+    """Re-encrypt up to batch_size account numbers not yet under the primary key; returns how many.
+
+    Each batch is its own transaction and skips rows another rotator holds, so the rotation can be
+    stopped, resumed, or run from several processes at once.
+    """
+    primary = crypto.primary_key_id()
+    with transaction.atomic():
+        accounts = list(
+            BankAccount.objects.select_for_update(skip_locked=True)
+            .exclude(account_number_ciphertext="")
+            .exclude(account_number_key_id=primary)
+            .order_by("pk")
+            .only("pk", "account_number_ciphertext", "account_number_key_id")[:batch_size]
+        )
+        for account in accounts:
+            account.account_number_ciphertext = crypto.rotate(account.account_number_ciphertext)
+            account.account_number_key_id = primary
+        BankAccount.objects.bulk_update(accounts, ["account_number_ciphertext", "account_number_key_id"])
+    return len(accounts)

@@ -1,5 +1,4 @@
 import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -7,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from merchants.models import ApiKey, Merchant
-from payoutsite.api.ids import ALPHABET
+from payoutsite.api.ids import random_string
 
 KEY_RANDOM_LENGTH = 40
 DISPLAY_PREFIX_RANDOM_CHARS = 4
@@ -25,7 +24,7 @@ def hash_secret(secret: str) -> str:
 
 def _new_secret(livemode: bool) -> str:
     mode = "live" if livemode else "test"
-    return f"sk_{mode}_" + "".join(secrets.choice(ALPHABET) for _ in range(KEY_RANDOM_LENGTH))
+    return f"sk_{mode}_" + random_string(KEY_RANDOM_LENGTH)
 
 
 def api_key_issue(*, merchant: Merchant, livemode: bool) -> IssuedKey:

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -38,6 +39,44 @@ if not SECRET_KEY:
     SECRET_KEY = secrets.token_urlsafe(50)
 elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
     raise ImproperlyConfigured("SECRET_KEY is too weak: use at least 50 random characters.")
+
+# Account numbers are encrypted with these (see payoutsite/crypto.py), independent of SECRET_KEY.
+# The development defaults below are public: they exist only so `make run` needs nothing configured.
+DEV_FIELD_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE="
+DEV_FINGERPRINT_KEY = "development-only-fingerprint-key-do-not-use"
+
+
+def _encryption_keys() -> list[str]:
+    keys = env_list("FIELD_ENCRYPTION_KEYS")
+    if not keys:
+        if not DEBUG:
+            raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off.")
+        return [DEV_FIELD_ENCRYPTION_KEY]
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64 bytes), comma-separated."
+            ) from None
+    if not DEBUG and DEV_FIELD_ENCRYPTION_KEY in keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS contains the public development key.")
+    return keys
+
+
+def _fingerprint_key() -> str:
+    key = os.environ.get("ACCOUNT_FINGERPRINT_KEY", "")
+    if not key:
+        if not DEBUG:
+            raise ImproperlyConfigured("ACCOUNT_FINGERPRINT_KEY must be set when DEBUG is off.")
+        return DEV_FINGERPRINT_KEY
+    if len(key) < 32 or key == DEV_FINGERPRINT_KEY:
+        raise ImproperlyConfigured("ACCOUNT_FINGERPRINT_KEY must be at least 32 random characters.")
+    return key
+
+
+FIELD_ENCRYPTION_KEYS = _encryption_keys()
+ACCOUNT_FINGERPRINT_KEY = _fingerprint_key()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 

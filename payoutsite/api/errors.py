@@ -51,6 +51,7 @@ class ApiError(Exception):
         param: str | None = None,
         errors: list[dict[str, Any]] | None = None,
         status: int | None = None,
+        extra: dict[str, Any] | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -58,6 +59,7 @@ class ApiError(Exception):
         self.param = param
         self.errors = errors or []
         self.status = status or self.status
+        self.extra = extra or {}  # documented extra keys of the error object, e.g. bankAccountId on a 409
 
 
 class InvalidParameters(ApiError):
@@ -151,6 +153,7 @@ def _rollback_request_transaction() -> None:
 def _render(exc: Exception) -> Response:
     if isinstance(exc, ApiError):
         body = error_body(type=exc.type, code=exc.code, message=exc.message, param=exc.param, errors=exc.errors)
+        body["error"].update(exc.extra)
         return Response(body, status=exc.status)
     if isinstance(exc, drf.ValidationError):
         return _validation_response(_field_errors(exc.detail))

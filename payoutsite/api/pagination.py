@@ -76,6 +76,7 @@ def keyset_page(
     cursor_pk: Callable[[str], Expression],
     page: PageRequest,
     fields: tuple[str, ...],
+    scope_columns: tuple[str, ...] = ("merchant_id", "livemode"),
 ) -> Page:
     """One page of `queryset` (already filtered) as dicts of `fields`.
 
@@ -84,11 +85,11 @@ def keyset_page(
     on its own that the cursor exists.
 
     Ordering by the scope columns too (fixed by the WHERE, so it changes nothing in the result) makes the
-    (merchant, livemode, id) index the only one that yields rows in order: otherwise PostgreSQL may walk
+    (scope columns..., id) index the only one that yields rows in order: otherwise PostgreSQL may walk
     the primary key backwards past every newer row of other merchants.
     """
-    newest_first = ["merchant_id", "livemode", "-pk"]
-    oldest_first = ["-merchant_id", "-livemode", "pk"]
+    newest_first = [*scope_columns, "-pk"]
+    oldest_first = [f"-{column}" for column in scope_columns] + ["pk"]
     cursor = page.starting_after or page.ending_before
     rows_qs = queryset.values(*fields)
     if cursor is None:

@@ -25,6 +25,7 @@ READ = (400, 401)
 READ_ONE = (400, 401, 404)
 WRITE = (400, 401, 413, 415)
 WRITE_ONE = (400, 401, 404, 413, 415)
+WRITE_ONE_CONFLICT = (400, 401, 404, 409, 413, 415)
 
 NO_NUL = "^[^\\u0000]*$"
 
@@ -81,6 +82,7 @@ def postprocess_strict_requests(result, generator, request, public):
 
 class MetadataFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "payoutsite.api.serializers.MetadataField"
+    match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction):
         value = {"type": "string", "maxLength": METADATA_MAX_VALUE_LENGTH, "pattern": NO_NUL}

@@ -116,6 +116,9 @@ class ErrorDetailSerializer(serializers.Serializer):
     message = serializers.CharField()
     param = serializers.CharField(allow_null=True)
     errors = ErrorItemSerializer(many=True)
+    bankAccountId = serializers.CharField(
+        required=False, help_text="On a 409 bank_account_exists: the customer's account with that number."
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

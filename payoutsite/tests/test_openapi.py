@@ -8,6 +8,11 @@ OPERATIONS = {
     ("/customers", "post"): {"201", "400", "401", "413", "415"},
     ("/customers/{customerId}", "get"): {"200", "400", "401", "404"},
     ("/customers/{customerId}", "patch"): {"200", "400", "401", "404", "413", "415"},
+    ("/customers/{customerId}/bank-accounts", "get"): {"200", "400", "401", "404"},
+    ("/customers/{customerId}/bank-accounts", "post"): {"201", "400", "401", "404", "409", "413", "415"},
+    ("/customers/{customerId}/bank-accounts/{bankAccountId}", "get"): {"200", "400", "401", "404"},
+    ("/customers/{customerId}/bank-accounts/{bankAccountId}", "patch"): {"200", "400", "401", "404", "413", "415"},
+    ("/customers/{customerId}/bank-accounts/{bankAccountId}", "delete"): {"200", "400", "401", "404"},
 }
 
 
@@ -45,5 +50,10 @@ def test_operations_require_the_bearer_key(openapi):
 
 
 def test_request_bodies_are_closed_objects(openapi):
-    for name in ("CustomerCreateInputRequest", "PatchedCustomerUpdateInputRequest"):
+    for name in (
+        "CustomerCreateInputRequest",
+        "PatchedCustomerUpdateInputRequest",
+        "BankAccountCreateInputRequest",
+        "PatchedBankAccountUpdateInputRequest",
+    ):
         assert openapi["components"]["schemas"][name]["additionalProperties"] is False

@@ -9,10 +9,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "p" * 10 + "Kq8#vL2!xR9@mN4$wT7^zB1&cF5*hJ3(yG6)dS0-aE8+uI2=oP4"
+FERNET_KEY = "cHJvZHVjdGlvbi1saWtlLWtleS1mb3ItdGhlLXRlc3Q="
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": STRONG_KEY,
+    "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
+    "ACCOUNT_FINGERPRINT_KEY": "f" * 8 + "ingerprint-key-for-the-settings-test",
+}
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")}
+    unset = ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS", "ACCOUNT_FINGERPRINT_KEY")
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     clean["DJANGO_SETTINGS_MODULE"] = "payoutsite.settings"
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
@@ -20,29 +28,38 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_debug_off_without_secret_key_refuses_to_start():
-    result = manage("check", DEBUG="false")
+    result = manage("check", **{**PRODUCTION, "SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
 
 @pytest.mark.parametrize("weak", ["short", "django-insecure-" + "x" * 60])
 def test_debug_off_with_weak_secret_key_refuses_to_start(weak):
-    result = manage("check", DEBUG="false", SECRET_KEY=weak)
+    result = manage("check", **{**PRODUCTION, "SECRET_KEY": weak})
     assert result.returncode != 0
     assert "SECRET_KEY is too weak" in result.stderr
 
 
 def test_deploy_check_passes_at_warning_level():
-    result = manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DEBUG="false",
-        SECRET_KEY=STRONG_KEY,
-        ALLOWED_HOSTS="api.example.com",
-    )
+    result = manage("check", "--deploy", "--fail-level", "WARNING", ALLOWED_HOSTS="api.example.com", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS must be set"),
+        ({"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}, "must be Fernet keys"),
+        ({"FIELD_ENCRYPTION_KEYS": f"{FERNET_KEY},short"}, "must be Fernet keys"),
+        ({"FIELD_ENCRYPTION_KEYS": "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE="}, "public development key"),
+        ({"ACCOUNT_FINGERPRINT_KEY": ""}, "ACCOUNT_FINGERPRINT_KEY must be set"),
+        ({"ACCOUNT_FINGERPRINT_KEY": "short"}, "at least 32 random characters"),
+    ],
+)
+def test_debug_off_with_missing_or_bad_encryption_keys_refuses_to_start(override, message):
+    result = manage("check", **{**PRODUCTION, **override})
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 def test_debug_on_needs_nothing():

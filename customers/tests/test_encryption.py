@@ -1,0 +1,114 @@
+"""Account numbers at rest: encryption round trip, key rotation, and loud failure on wrong keys."""
+
+from io import StringIO
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+
+from customers.accounts import parse_account_number
+from customers.checks import check_account_number_keys
+from customers.models import BankAccount
+from customers.services import bank_account_add, bank_account_numbers_rotate_batch, customer_create
+from customers.tests.factories import make_cbu
+from payoutsite import crypto
+
+OLD, NEW, STRANGER = (Fernet.generate_key().decode() for _ in range(3))
+
+
+@pytest.fixture
+def keys(settings):
+    """Switch FIELD_ENCRYPTION_KEYS in the middle of a test, as a deploy would."""
+
+    def use(*keys: str) -> None:
+        settings.FIELD_ENCRYPTION_KEYS = list(keys)
+        crypto.reset_cache()
+
+    use(OLD)
+    yield use
+    crypto.reset_cache()
+
+
+@pytest.fixture
+def stored(keys, merchant) -> list[str]:
+    customer = customer_create(scope=merchant.test_key.scope, type="individual", name="A", country="AR")
+    numbers = [make_cbu(account=f"{i:013d}") for i in range(5)]
+    for number in numbers:
+        bank_account_add(
+            scope=merchant.test_key.scope,
+            customer_id=customer.public_id,
+            account_type="savings",
+            holder_name="A",
+            account_number=parse_account_number(number),
+        )
+    return numbers
+
+
+def numbers_in_db() -> list[str]:
+    return [account.account_number() for account in BankAccount.objects.order_by("pk")]
+
+
+def test_round_trip_and_wrong_key_never_returns_ciphertext(keys):
+    token = crypto.encrypt("0070327530004025541644")
+    assert "0070327530004025541644" not in token
+    assert crypto.decrypt(token) == "0070327530004025541644"
+    keys(STRANGER)
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(token)
+
+
+def test_rotation_re_encrypts_everything_under_the_new_key(keys, stored):
+    keys(NEW, OLD)
+    out = StringIO()
+    call_command("rotate_encryption_key", "--batch-size", "2", stdout=out)
+    assert out.getvalue().splitlines() == [
+        "re-encrypted 2",
+        "re-encrypted 4",
+        "re-encrypted 5",
+        "done: 5 re-encrypted, 0 left under other keys",
+    ]
+    assert set(BankAccount.objects.values_list("account_number_key_id", flat=True)) == {crypto.key_id(NEW)}
+    keys(NEW)  # the old key can go
+    assert numbers_in_db() == stored
+    assert check_account_number_keys() == []
+
+
+def test_rotation_is_resumable(keys, stored):
+    keys(NEW, OLD)
+    assert bank_account_numbers_rotate_batch(batch_size=2) == 2  # then the process dies
+    assert BankAccount.objects.filter(account_number_key_id=crypto.key_id(OLD)).count() == 3
+    assert numbers_in_db() == stored  # both keys still decrypt meanwhile
+    call_command("rotate_encryption_key", stdout=StringIO())
+    keys(NEW)
+    assert numbers_in_db() == stored
+
+
+def test_dropping_the_old_key_before_rotating_fails_the_start_up_check(keys, stored):
+    keys(NEW)
+    errors = check_account_number_keys()
+    assert [error.id for error in errors] == ["customers.E001", "customers.E002"]
+    with pytest.raises(crypto.DecryptionError):
+        BankAccount.objects.first().account_number()
+
+
+def test_a_wrong_key_stops_the_wsgi_process(keys, stored):
+    from payoutsite.wsgi import _refuse_to_start_on_key_errors
+
+    _refuse_to_start_on_key_errors()  # right keys: starts
+    keys(STRANGER)
+    with pytest.raises(ImproperlyConfigured, match=r"customers\.E001"):
+        _refuse_to_start_on_key_errors()
+
+
+def test_corrupted_ciphertext_fails_the_check(keys, stored):
+    newest = BankAccount.objects.order_by("-pk").first()
+    BankAccount.objects.filter(pk=newest.pk).update(account_number_ciphertext="gAAAAAB" + "x" * 80)
+    assert [error.id for error in check_account_number_keys()] == ["customers.E002"]
+
+
+def test_rotation_command_rejects_bad_batch_size(keys):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("rotate_encryption_key", "--batch-size", "0", stdout=StringIO())
