@@ -218,12 +218,18 @@ def main() -> None:
     try:
         for url, key, body in scenarios.values():  # warm-up: connections, caches, imports
             run_wrk(url, duration=1, connections=args.connections, key=key, post_body=body)
-        for round_number in range(args.rounds):
-            for name, (url, key, body) in scenarios.items():
-                results[name].append(
-                    run_wrk(url, duration=args.duration, connections=args.connections, key=key, post_body=body)
-                )
-            print(f"round {round_number + 1}/{args.rounds} done", flush=True)
+        # Reads first, then writes: each group's rounds interleave its scenarios, and the rows the writes
+        # leave behind (and the vacuum they trigger) cannot land in the middle of the read measurements.
+        reads = [name for name, scenario in scenarios.items() if scenario[2] is None]
+        writes = [name for name in scenarios if name not in reads]
+        for group in (reads, writes):
+            for round_number in range(args.rounds):
+                for name in group:
+                    url, key, body = scenarios[name]
+                    results[name].append(
+                        run_wrk(url, duration=args.duration, connections=args.connections, key=key, post_body=body)
+                    )
+                print(f"{'reads' if group is reads else 'writes'}: round {round_number + 1}/{args.rounds}", flush=True)
     finally:
         server.terminate()
         server.wait()

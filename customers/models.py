@@ -36,8 +36,16 @@ class Customer(models.Model):
     country = models.CharField(max_length=2)
     metadata = models.JSONField(default=dict, blank=True)
     last_out = models.DateTimeField(null=True, blank=True, editable=False)
+    # Keyed on the account's public id, so the API shows it without a join on every list page.
     default_bank_account = models.ForeignKey(
-        "BankAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+        "BankAccount",
+        to_field="public_id",
+        db_column="default_bank_account_public_id",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
     )
     created_at = models.DateTimeField(default=now_to_the_second, editable=False)
 

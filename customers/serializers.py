@@ -108,7 +108,7 @@ CUSTOMER_FIELDS = (
     "name",
     "email",
     "country",
-    "default_bank_account__public_id",
+    "default_bank_account_id",
     "metadata",
     "created_at",
     "last_out",
@@ -131,7 +131,7 @@ def customer_representation(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "email": row["email"] or None,
         "country": row["country"],
-        "defaultBankAccountId": row["default_bank_account__public_id"],
+        "defaultBankAccountId": row["default_bank_account_id"],
         "metadata": row["metadata"],
         "createdAt": iso_utc(row["created_at"]),
         "last_out": iso_utc(row["last_out"]),
@@ -140,12 +140,7 @@ def customer_representation(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def customer_to_dict(customer: Customer) -> dict[str, Any]:
-    row = {field: getattr(customer, field) for field in CUSTOMER_FIELDS if "__" not in field}
-    default = customer.default_bank_account_id
-    row["default_bank_account__public_id"] = (
-        BankAccount.objects.filter(pk=default).values_list("public_id", flat=True).first() if default else None
-    )
-    return customer_representation(row)
+    return customer_representation({field: getattr(customer, field) for field in CUSTOMER_FIELDS})
 
 
 # Bank accounts

@@ -210,7 +210,7 @@ def bank_account_disable(*, account: BankAccount) -> BankAccount:
         account.status = BankAccount.Status.DISABLED
         account.disabled_at = timezone.now()
         account.save(update_fields=["status", "disabled_at"])
-    if customer.default_bank_account_id == account.pk:
+    if customer.default_bank_account_id == account.public_id:
         customer.default_bank_account = None
         customer.save(update_fields=["default_bank_account"])
     return account
