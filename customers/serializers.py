@@ -18,7 +18,7 @@ from customers.accounts import (
 )
 from customers.countries import COUNTRY_CODES
 from customers.models import BankAccount, Customer
-from payoutsite.api.serializers import MetadataField, StrictCharField, StrictInputSerializer
+from payoutsite.api.serializers import MetadataField, PublicIdField, StrictCharField, StrictInputSerializer
 
 CUSTOMER_READ_ONLY = ("customerId", "livemode", "createdAt", "last_out", "defaultBankAccountId")
 
@@ -73,11 +73,11 @@ class CustomerUpdateInput(StrictInputSerializer):
     name = NameField(required=False)
     email = EmailField(required=False, allow_null=True)
     metadata = MetadataField(required=False, allow_unset=True)
-    defaultBankAccountId = StrictCharField(
+    defaultBankAccountId = PublicIdField(
+        "ba",
         source="default_bank_account_id",
         required=False,
         allow_null=True,
-        max_length=40,
         help_text="One of this customer's active bank accounts, or null for none.",
     )
 

@@ -1,5 +1,5 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.response import Response
 
 from customers import selectors, services
@@ -29,14 +29,16 @@ from payoutsite.api.schema import (
     created_at_parameters,
     error_responses,
     id_parameter,
+    idempotency_key_parameter,
     page_parameters,
 )
+from payoutsite.api.views import ApiViewSet, idempotent
 
 CUSTOMER_ID = id_parameter("customerId", "cust")
 BANK_ACCOUNT_ID = id_parameter("bankAccountId", "ba")
 
 
-class CustomerViewSet(viewsets.ViewSet):
+class CustomerViewSet(ApiViewSet):
     lookup_url_kwarg = "customerId"
     lookup_value_regex = "[^/]+"
 
@@ -57,9 +59,11 @@ class CustomerViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="createCustomer",
+        parameters=[idempotency_key_parameter()],
         request=CustomerCreateInput,
         responses={201: CustomerOutput, **error_responses(WRITE)},
     )
+    @idempotent
     def create(self, request):
         data = _validated(CustomerCreateInput, request.data)
         customer = services.customer_create(scope=request_scope(request), **data)
@@ -87,7 +91,7 @@ class CustomerViewSet(viewsets.ViewSet):
         return Response(customer_to_dict(customer))
 
 
-class BankAccountViewSet(viewsets.ViewSet):
+class BankAccountViewSet(ApiViewSet):
     """/customers/{customerId}/bank-accounts: the customer's CBU/CVU accounts."""
 
     lookup_url_kwarg = "bankAccountId"
@@ -114,10 +118,11 @@ class BankAccountViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="createBankAccount",
-        parameters=[CUSTOMER_ID],
+        parameters=[CUSTOMER_ID, idempotency_key_parameter()],
         request=BankAccountCreateInput,
         responses={201: BankAccountOutput, **error_responses(WRITE_ONE_CONFLICT)},
     )
+    @idempotent
     def create(self, request, customerId: str):
         data = _validated(BankAccountCreateInput, request.data)
         for fixed in ("country", "currency", "rail"):

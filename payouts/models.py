@@ -1,1 +1,118 @@
-# Create your models here.
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+
+from customers.models import BankAccount, Customer, now_to_the_second
+from merchants.models import Merchant
+from payoutsite.api.ids import new_public_id
+
+AMOUNT_DIGITS = 14  # up to 999,999,999,999.99
+AMOUNT_PLACES = 2
+
+
+def new_payout_id() -> str:
+    return new_public_id("po")
+
+
+class Payout(models.Model):
+    """Money out to one CBU/CVU. Never deleted; every status change is a PayoutEvent."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        PAID = "paid"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    public_id = models.CharField(max_length=40, default=new_payout_id, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+", db_index=False)
+    livemode = models.BooleanField()
+    # Keyed on public ids, so responses and filters need no join.
+    customer = models.ForeignKey(
+        Customer,
+        to_field="public_id",
+        db_column="customer_public_id",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payouts",
+        db_index=False,
+    )
+    bank_account = models.ForeignKey(
+        BankAccount,
+        to_field="public_id",
+        db_column="bank_account_public_id",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payouts",
+        db_index=False,
+    )
+    amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
+    currency = models.CharField(max_length=3, default="ARS")
+    # The destination as sent: encrypted like a bank account's number, never in clear.
+    destination_ciphertext = models.TextField(editable=False)
+    destination_key_id = models.CharField(max_length=16, editable=False)
+    destination_fingerprint = models.CharField(max_length=64, editable=False)
+    destination_last4 = models.CharField(max_length=4, editable=False)
+    description = models.CharField(max_length=500, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    failure_code = models.CharField(max_length=40, blank=True, default="")
+    failure_message = models.CharField(max_length=500, blank=True, default="")
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now_to_the_second, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["merchant", "livemode", "-id"], name="payout_scope_page"),
+            models.Index(fields=["customer", "-id"], name="payout_customer_page"),
+            # The worker's queue: only unfinished payouts are indexed, so the index stays small.
+            models.Index(
+                fields=["status", "id"],
+                name="payout_queue",
+                condition=models.Q(status__in=["pending", "processing"]),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="payout_public_id_unique"),
+            models.CheckConstraint(condition=models.Q(amount__gt=Decimal("0")), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "processing", "paid", "failed", "canceled"]),
+                name="payout_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.amount} {self.currency} {self.status} (…{self.destination_last4})"
+
+
+class PayoutEvent(models.Model):
+    """One status change of a payout: when, from, to, why."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=12, blank=True, default="")  # "" for creation
+    to_status = models.CharField(max_length=12)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} → {self.to_status}"
+
+
+class SandboxTransfer(models.Model):
+    """The sandbox rail's own ledger: what "the bank" received, one row per payout id.
+
+    It is what lets a restarted worker ask the rail what happened to a payout instead of sending again.
+    """
+
+    payout_public_id = models.CharField(max_length=40, unique=True)
+    status = models.CharField(max_length=12)
+    failure_code = models.CharField(max_length=40, blank=True, default="")
+    failure_message = models.CharField(max_length=500, blank=True, default="")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.payout_public_id} {self.status}"

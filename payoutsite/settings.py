@@ -6,6 +6,7 @@ DEBUG off: a real SECRET_KEY is required and the deployment checks pass at WARNI
 
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "merchants",
     "customers",
     "payouts",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +214,18 @@ SPECTACULAR_SETTINGS = {
         "payoutsite.api.schema.postprocess_strict_requests",
     ],
 }
+
+# Payouts: the largest amount one payout may carry, the rail live mode uses, and when a payout left in
+# processing by a dead worker is recovered.
+PAYOUT_MAX_AMOUNT = os.environ.get("PAYOUT_MAX_AMOUNT", "10000000.00")
+try:
+    if not Decimal(PAYOUT_MAX_AMOUNT) > 0:
+        raise InvalidOperation
+except InvalidOperation:
+    raise ImproperlyConfigured("PAYOUT_MAX_AMOUNT must be a positive decimal, e.g. 10000000.00.") from None
+PAYOUT_LIVE_RAIL = os.environ.get("PAYOUT_LIVE_RAIL", "sandbox")
+if PAYOUT_LIVE_RAIL != "sandbox":
+    raise ImproperlyConfigured("PAYOUT_LIVE_RAIL: only 'sandbox' exists until a bank rail is added.")
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("healthz", lambda request: JsonResponse({"ok": True}), name="healthz"),
     path("", include("customers.urls")),
+    path("", include("payouts.urls")),
 ]
 
 handler400 = "payoutsite.api.errors.json_bad_request"

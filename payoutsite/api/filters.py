@@ -2,11 +2,13 @@
 
 from datetime import UTC, datetime, timedelta
 
+from django import forms
 from django.db.models import QuerySet
-from django_filters import FilterSet, IsoDateTimeFilter
+from django_filters import CharFilter, FilterSet, IsoDateTimeFilter
 from django_filters.fields import IsoDateTimeField
 
 from payoutsite.api.errors import InvalidParameters
+from payoutsite.api.ids import public_id_pattern
 from payoutsite.api.pagination import PAGE_PARAMS, PageRequest, parse_page_request
 
 RANGE_LOOKUPS = ("gt", "gte", "lt", "lte")
@@ -27,6 +29,15 @@ class UtcDateTimeField(IsoDateTimeField):
             return parsed.astimezone(UTC)
         except OverflowError:
             return (datetime.min if parsed.utcoffset() > timedelta(0) else datetime.max).replace(tzinfo=UTC)
+
+
+class PublicIdFilter(CharFilter):
+    """Filters on one of our ids (cust_…); anything not shaped like one is a 400, not an empty page."""
+
+    field_class = forms.RegexField
+
+    def __init__(self, prefix: str, **kwargs):
+        super().__init__(regex=rf"^{public_id_pattern(prefix)}$", **kwargs)
 
 
 class UtcDateTimeFilter(IsoDateTimeFilter):

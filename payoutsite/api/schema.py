@@ -13,19 +13,20 @@ from payoutsite.api.serializers import (
 )
 
 ERROR_DESCRIPTIONS = {
+    422: "The Idempotency-Key was already used for a different request (idempotency_error).",
     400: "Invalid request: a parameter is missing, unknown or invalid (see `error.errors`), or the body is not JSON.",
     401: "Missing, malformed, unknown, revoked or expired API key.",
     404: "No such object for this merchant and mode.",
-    409: "Conflict with the current state of the object.",
+    409: "Conflict: with the object's current state, or a request with this Idempotency-Key is still running.",
     413: "Request body too large.",
     415: "Request body is not application/json.",
 }
 
 READ = (400, 401)
 READ_ONE = (400, 401, 404)
-WRITE = (400, 401, 413, 415)
+WRITE = (400, 401, 409, 413, 415, 422)
 WRITE_ONE = (400, 401, 404, 413, 415)
-WRITE_ONE_CONFLICT = (400, 401, 404, 409, 413, 415)
+WRITE_ONE_CONFLICT = (400, 401, 404, 409, 413, 415, 422)
 
 NO_NUL = "^[^\\u0000]*$"
 
@@ -66,10 +67,25 @@ def created_at_parameters() -> list[OpenApiParameter]:
     ]
 
 
+def idempotency_key_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "Idempotency-Key",
+        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+        OpenApiParameter.HEADER,
+        description="Retry-safe requests: the same key and request replay the first response "
+        "(Idempotent-Replayed: true); another request with the key is a 422; while the first is still "
+        "running, a 409. Kept at least 24 hours; a failed request does not use it up.",
+    )
+
+
 def id_parameter(name: str, id_prefix: str) -> OpenApiParameter:
     return OpenApiParameter(
         name, {"type": "string", "pattern": f"^{id_prefix}_[A-Za-z0-9]{{24}}$"}, OpenApiParameter.PATH
     )
+
+
+# Rules across fields that a serializer cannot declare, added to a component by name (see the hook).
+SCHEMA_EXTRAS: dict[str, dict] = {}
 
 
 def postprocess_strict_requests(result, generator, request, public):
@@ -77,6 +93,7 @@ def postprocess_strict_requests(result, generator, request, public):
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
+        component.update(SCHEMA_EXTRAS.get(name, {}))
     return result
 
 
@@ -105,3 +122,10 @@ class ApiAutoSchema(AutoSchema):
 
     def _is_list_view(self, serializer=None) -> bool:
         return False
+
+
+class PublicIdFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "payoutsite.api.serializers.PublicIdField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "pattern": f"^{self.target.prefix}_[A-Za-z0-9]{{24}}$"}

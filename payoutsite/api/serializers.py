@@ -55,6 +55,14 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class PublicIdField(StrictCharField):
+    """One of our ids (cust_…, ba_…); whether it exists for this merchant is the service's question."""
+
+    def __init__(self, prefix: str, **kwargs):
+        self.prefix = prefix
+        super().__init__(max_length=40, **kwargs)
+
+
 def _has_control_nul(value: str) -> bool:
     return "\x00" in value
 

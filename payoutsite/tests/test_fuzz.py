@@ -19,8 +19,9 @@ from merchants.services import hash_secret
 FUZZ_SECRET = "sk_test_" + "Fuzz" * 10
 
 # Rejections OpenAPI 3.0 cannot express: a well-formed id that is not one of this merchant's (a cursor,
-# a default account), both cursors at once, rules on metadata keys (3.0 has no propertyNames), and check
-# digits (CBU blocks, CUIT/CUIL). Every other 400 on a schema-valid request is a bug.
+# a customer, an account, a default; a customer without a default account), both cursors at once, rules
+# on metadata keys (3.0 has no propertyNames), and check digits (CBU blocks, CUIT/CUIL).
+# Every other 400 on a schema-valid request is a bug.
 SCHEMA_INEXPRESSIBLE = {
     "cursor_invalid",
     "parameter_conflict",
@@ -30,6 +31,19 @@ SCHEMA_INEXPRESSIBLE = {
     "account_number_invalid_account_block",
     "invalid_cuit",
     "invalid_cuil",
+    "invalid_customer",
+    "invalid_bank_account",
+    "no_default_bank_account",
+    "destination_mismatch",
+    "amount_too_large",  # PAYOUT_MAX_AMOUNT is configuration; a string's numeric maximum is not expressible
+}
+
+
+STATEFUL_CONFLICTS = {
+    "idempotency_error",
+    "idempotency_key_in_use",
+    "payout_not_cancelable",
+    "bank_account_exists",
 }
 
 
@@ -71,5 +85,9 @@ def test_api_conforms_to_its_schema(case):
         if response.status_code == 400:
             codes = {error["code"] for error in response.json()["error"]["errors"]}
             assert codes <= SCHEMA_INEXPRESSIBLE, f"schema-valid request rejected: {response.text}"
+        elif response.status_code in (409, 422):
+            # Stateful and documented: an object's state (a payout no longer pending, an account already
+            # there), or an Idempotency-Key that generated cases happen to share.
+            assert response.json()["error"]["code"] in STATEFUL_CONFLICTS, response.text
         else:
             assert response.status_code < 400 or response.status_code == 404, response.text

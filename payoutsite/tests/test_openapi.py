@@ -5,14 +5,18 @@ from django.core.management import call_command
 
 OPERATIONS = {
     ("/customers", "get"): {"200", "400", "401"},
-    ("/customers", "post"): {"201", "400", "401", "413", "415"},
+    ("/customers", "post"): {"201", "400", "401", "409", "413", "415", "422"},
     ("/customers/{customerId}", "get"): {"200", "400", "401", "404"},
     ("/customers/{customerId}", "patch"): {"200", "400", "401", "404", "413", "415"},
     ("/customers/{customerId}/bank-accounts", "get"): {"200", "400", "401", "404"},
-    ("/customers/{customerId}/bank-accounts", "post"): {"201", "400", "401", "404", "409", "413", "415"},
+    ("/customers/{customerId}/bank-accounts", "post"): {"201", "400", "401", "404", "409", "413", "415", "422"},
     ("/customers/{customerId}/bank-accounts/{bankAccountId}", "get"): {"200", "400", "401", "404"},
     ("/customers/{customerId}/bank-accounts/{bankAccountId}", "patch"): {"200", "400", "401", "404", "413", "415"},
     ("/customers/{customerId}/bank-accounts/{bankAccountId}", "delete"): {"200", "400", "401", "404"},
+    ("/payouts", "get"): {"200", "400", "401"},
+    ("/payouts", "post"): {"201", "400", "401", "409", "413", "415", "422"},
+    ("/payouts/{payoutId}", "get"): {"200", "400", "401", "404"},
+    ("/payouts/{payoutId}/cancel", "post"): {"200", "400", "401", "404", "409", "413", "415", "422"},
 }
 
 
@@ -55,5 +59,13 @@ def test_request_bodies_are_closed_objects(openapi):
         "PatchedCustomerUpdateInputRequest",
         "BankAccountCreateInputRequest",
         "PatchedBankAccountUpdateInputRequest",
+        "PayoutCreateInputRequest",
     ):
         assert openapi["components"]["schemas"][name]["additionalProperties"] is False
+
+
+def test_every_post_documents_the_idempotency_key(openapi):
+    for path, item in openapi["paths"].items():
+        if "post" in item:
+            names = [p["name"] for p in item["post"].get("parameters", []) if p["in"] == "header"]
+            assert names == ["Idempotency-Key"], path

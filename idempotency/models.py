@@ -1,0 +1,34 @@
+from django.db import models
+from django.utils import timezone
+
+from merchants.models import Merchant
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key, scoped to merchant and mode, with the response it produced."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    livemode = models.BooleanField()
+    key = models.CharField(max_length=255)
+    request_method = models.CharField(max_length=10)
+    request_path = models.CharField(max_length=300)
+    request_fingerprint = models.CharField(max_length=64)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Text, not JSON: a replay must be the same bytes, and jsonb would reorder keys.
+    response_body = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "livemode", "key"], name="idempotency_key_unique"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]
+
+    def __str__(self) -> str:
+        return f"{self.key[:40]} ({self.status})"

@@ -1,0 +1,48 @@
+"""The payout worker.
+
+    python manage.py process_payouts            # run until stopped (Ctrl-C / SIGTERM), polling when idle
+    python manage.py process_payouts --once     # drain the queue, print what was done, exit
+
+Run as many as you like, on as many machines: they share work through PostgreSQL row locks.
+"""
+
+import signal
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+
+from payouts.worker import PayoutWorker
+
+
+class Command(BaseCommand):
+    help = "Send pending payouts through their rail and record the outcomes."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Drain the queue and exit.")
+        parser.add_argument("--batch-size", type=int, default=200, help="Payouts claimed per batch (default 200).")
+        parser.add_argument(
+            "--stale-after", type=int, default=300, help="Seconds before a processing payout is recovered (300)."
+        )
+        parser.add_argument("--poll", type=float, default=1.0, help="Seconds to wait when idle (default 1).")
+
+    def handle(self, *args, once: bool, batch_size: int, stale_after: int, poll: float, **options):
+        if not 1 <= batch_size <= 5000:
+            raise CommandError("--batch-size must be between 1 and 5000.")
+        if stale_after < 1:
+            raise CommandError("--stale-after must be at least 1 second.")
+        worker = PayoutWorker(batch_size=batch_size, stale_after=timedelta(seconds=stale_after))
+        if once:
+            stats = worker.run_once()
+        else:
+            stopping = []
+            signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+            self.stdout.write("payout worker started")
+            try:
+                worker.run_forever(poll_seconds=poll, should_stop=lambda: bool(stopping))
+            except KeyboardInterrupt:
+                pass
+            stats = worker.stats
+        outcomes = ", ".join(f"{name} {count}" for name, count in sorted(stats.outcomes.items())) or "none"
+        self.stdout.write(
+            f"claimed {stats.claimed}, recovered {stats.recovered}, settled {stats.settled}; outcomes: {outcomes}"
+        )

@@ -1,0 +1,37 @@
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+
+from merchants.models import Scope
+from payouts.filters import PayoutFilter
+from payouts.models import Payout
+from payouts.serializers import PAYOUT_FIELDS
+from payoutsite.api.errors import ResourceMissing
+from payoutsite.api.filters import parse_list_query
+from payoutsite.api.ids import is_public_id
+from payoutsite.api.pagination import Page, keyset_page
+
+
+def payouts_in_scope(*, scope: Scope) -> QuerySet[Payout]:
+    return Payout.objects.filter(merchant_id=scope.merchant_id, livemode=scope.livemode)
+
+
+def payout_get(*, scope: Scope, payout_id: str) -> Payout:
+    payout = None
+    if is_public_id(payout_id, "po"):
+        payout = payouts_in_scope(scope=scope).filter(public_id=payout_id).first()
+    if payout is None:
+        raise ResourceMissing(f"No such payout: {payout_id[:64]!r}.", param="payoutId")
+    return payout
+
+
+def payout_list(*, scope: Scope, params) -> Page:
+    base = payouts_in_scope(scope=scope)
+    filtered, page = parse_list_query(PayoutFilter, params, base, id_prefix="po")
+
+    def cursor_pk(public_id: str) -> RawSQL:
+        return RawSQL(
+            "SELECT id FROM payouts_payout WHERE public_id = %s AND merchant_id = %s AND livemode = %s",
+            [public_id, scope.merchant_id, scope.livemode],
+        )
+
+    return keyset_page(filtered, scope_queryset=base, cursor_pk=cursor_pk, page=page, fields=PAYOUT_FIELDS)

@@ -1,0 +1,287 @@
+"""Payout writes: creation (destination rules, last_out), and every status transition.
+
+Status machine: pending → processing → paid | failed, and pending → canceled. A transition locks the
+rows, moves only those still in the expected status, and records a PayoutEvent for each; anything else
+is an error, never a silent overwrite.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from customers.accounts import AccountNumber
+from customers.models import BankAccount, Customer
+from merchants.models import Scope
+from payouts.models import Payout, PayoutEvent
+from payouts.rails import Outcome
+from payoutsite import crypto
+from payoutsite.api.errors import Conflict, InvalidParameters
+from payoutsite.api.ids import is_public_id
+
+Status = Payout.Status
+
+TRANSITIONS: dict[str, set[str]] = {
+    Status.PENDING: {Status.PROCESSING, Status.CANCELED},
+    Status.PROCESSING: {Status.PAID, Status.FAILED},
+}
+
+
+class IllegalTransition(Exception):
+    """A transition the status machine does not allow: a programming error, never a client's."""
+
+
+class PayoutNotCancelable(Conflict):
+    code = "payout_not_cancelable"
+
+
+@dataclass(frozen=True)
+class Destination:
+    customer: Customer | None
+    bank_account: BankAccount | None
+    ciphertext: str
+    key_id: str
+    fingerprint: str
+    last4: str
+
+
+def _invalid(param: str, code: str, message: str) -> InvalidParameters:
+    return InvalidParameters.single(param, code, message)
+
+
+def resolve_destination(
+    *,
+    scope: Scope,
+    customer_id: str | None,
+    bank_account_id: str | None,
+    destination: AccountNumber | None,
+) -> Destination:
+    """Where the money goes, from one of: customerId (its default account), customerId + bankAccountId,
+    customerId + destinationCbu (must be one of its active accounts), or destinationCbu alone (one-off)."""
+    if customer_id is None:
+        if bank_account_id is not None:
+            raise _invalid("customerId", "parameter_missing", "bankAccountId needs the customerId it belongs to.")
+        if destination is None:
+            raise _invalid("destinationCbu", "parameter_missing", "Send customerId, destinationCbu, or both.")
+        return _one_off(destination)
+    customer = _customer(scope, customer_id)
+    if bank_account_id is not None:
+        account = _payable_account(customer, bank_account_id, "bankAccountId")
+        if destination is not None and crypto.fingerprint(destination.digits) != account.account_number_fingerprint:
+            raise _invalid("destinationCbu", "destination_mismatch", "destinationCbu is not bankAccountId's number.")
+    elif destination is not None:
+        account = _account_with_number(customer, destination)
+    elif customer.default_bank_account_id is None:
+        raise _invalid(
+            "customerId", "no_default_bank_account", "This customer has no default bank account to pay; add one."
+        )
+    else:
+        account = _payable_account(customer, customer.default_bank_account_id, "customerId")
+    return Destination(
+        customer=customer,
+        bank_account=account,
+        ciphertext=account.account_number_ciphertext,
+        key_id=account.account_number_key_id,
+        fingerprint=account.account_number_fingerprint,
+        last4=account.account_number_last4,
+    )
+
+
+def _one_off(number: AccountNumber) -> Destination:
+    return Destination(
+        customer=None,
+        bank_account=None,
+        ciphertext=crypto.encrypt(number.digits),
+        key_id=crypto.primary_key_id(),
+        fingerprint=crypto.fingerprint(number.digits),
+        last4=number.last4,
+    )
+
+
+def _customer(scope: Scope, customer_id: str) -> Customer:
+    customer = None
+    if is_public_id(customer_id, "cust"):
+        customer = Customer.objects.filter(
+            merchant_id=scope.merchant_id, livemode=scope.livemode, public_id=customer_id
+        ).first()
+    if customer is None:
+        raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
+    return customer
+
+
+def _payable_account(customer: Customer, bank_account_id: str, param: str) -> BankAccount:
+    account = None
+    if is_public_id(bank_account_id, "ba"):
+        account = customer.bank_accounts.filter(public_id=bank_account_id).first()
+    if account is None or not account.can_receive_payouts:
+        raise _invalid(
+            param,
+            "invalid_bank_account",
+            "The bank account must be an active account of this customer with an account number.",
+        )
+    return account
+
+
+def _account_with_number(customer: Customer, number: AccountNumber) -> BankAccount:
+    account = customer.bank_accounts.filter(
+        account_number_fingerprint=crypto.fingerprint(number.digits), status=BankAccount.Status.ACTIVE
+    ).first()
+    if account is None:
+        raise _invalid(
+            "destinationCbu", "destination_mismatch", "destinationCbu is not one of this customer's active accounts."
+        )
+    return account
+
+
+# No savepoint: joins the caller's transaction (the idempotent request's), or is its own when alone.
+@transaction.atomic(savepoint=False)
+def payout_create(
+    *,
+    scope: Scope,
+    amount: Decimal,
+    currency: str,
+    customer_id: str | None = None,
+    bank_account_id: str | None = None,
+    destination: AccountNumber | None = None,
+    description: str = "",
+    metadata: dict[str, str] | None = None,
+) -> Payout:
+    """A pending payout; the customer's last_out is set in the same transaction."""
+    target = resolve_destination(
+        scope=scope, customer_id=customer_id, bank_account_id=bank_account_id, destination=destination
+    )
+    now = timezone.now()
+    payout = Payout.objects.create(
+        merchant_id=scope.merchant_id,
+        livemode=scope.livemode,
+        customer=target.customer,
+        bank_account=target.bank_account,
+        amount=amount,
+        currency=currency,
+        destination_ciphertext=target.ciphertext,
+        destination_key_id=target.key_id,
+        destination_fingerprint=target.fingerprint,
+        destination_last4=target.last4,
+        description=description,
+        metadata=metadata or {},
+        updated_at=now,
+    )
+    PayoutEvent.objects.create(payout=payout, to_status=Status.PENDING, reason="created", created_at=now)
+    if target.customer is not None:
+        Customer.objects.filter(pk=target.customer.pk).update(last_out=now)
+    return payout
+
+
+def _check_transition(from_status: str, to_status: str) -> None:
+    if to_status not in TRANSITIONS.get(from_status, set()):
+        raise IllegalTransition(f"A payout cannot go from {from_status} to {to_status}.")
+
+
+@transaction.atomic(savepoint=False)
+def payout_cancel(*, payout: Payout) -> Payout:
+    payout = Payout.objects.select_for_update().get(pk=payout.pk)
+    if payout.status != Status.PENDING:
+        raise PayoutNotCancelable(
+            f"Only a pending payout can be canceled; this one is {payout.status}.",
+            param="payoutId",
+            extra={"status": payout.status},
+        )
+    _move([payout], Status.PENDING, Status.CANCELED, reason="canceled by the merchant")
+    return payout
+
+
+def _move(
+    payouts: list[Payout], from_status: str, to_status: str, *, reason: str, fields: tuple[str, ...] = ()
+) -> None:
+    """Change locked payouts' status and record the events. The caller has locked them and checked that
+    each is in from_status."""
+    _check_transition(from_status, to_status)
+    now = timezone.now()
+    for payout in payouts:
+        if payout.status != from_status:
+            raise IllegalTransition(f"{payout.public_id} is {payout.status}, not {from_status}.")
+        payout.status = to_status
+        payout.updated_at = now
+    Payout.objects.bulk_update(payouts, ["status", "updated_at", *fields])
+    PayoutEvent.objects.bulk_create(
+        [
+            PayoutEvent(payout=p, from_status=from_status, to_status=to_status, reason=reason, created_at=now)
+            for p in payouts
+        ]
+    )
+
+
+# The worker's transitions, in batches: one statement locks a batch, skipping rows another worker holds.
+
+WORKER_FIELDS = (
+    "pk",
+    "public_id",
+    "livemode",
+    "amount",
+    "currency",
+    "status",
+    "destination_ciphertext",
+    "processing_started_at",
+)
+
+
+@transaction.atomic
+def payouts_claim(*, limit: int) -> list[Payout]:
+    """Move up to `limit` pending payouts to processing, oldest first, and return them.
+
+    FOR UPDATE SKIP LOCKED: any number of workers on any number of machines each get different payouts.
+    """
+    batch = list(
+        Payout.objects.select_for_update(skip_locked=True)
+        .filter(status=Status.PENDING)
+        .order_by("id")
+        .only(*WORKER_FIELDS)[:limit]
+    )
+    now = timezone.now()
+    for payout in batch:
+        payout.processing_started_at = now
+    _move(batch, Status.PENDING, Status.PROCESSING, reason="claimed by a worker", fields=("processing_started_at",))
+    return batch
+
+
+@transaction.atomic
+def payouts_claim_stale(*, older_than: timedelta, limit: int) -> list[Payout]:
+    """Processing payouts whose worker went quiet (died mid-send); their clock restarts for this worker."""
+    cutoff: datetime = timezone.now() - older_than
+    batch = list(
+        Payout.objects.select_for_update(skip_locked=True)
+        .filter(status=Status.PROCESSING, processing_started_at__lt=cutoff)
+        .order_by("id")
+        .only(*WORKER_FIELDS)[:limit]
+    )
+    if batch:
+        Payout.objects.filter(pk__in=[p.pk for p in batch]).update(processing_started_at=timezone.now())
+    return batch
+
+
+@transaction.atomic
+def payouts_settle(*, outcomes: dict[int, Outcome]) -> int:
+    """Record the rail's outcomes: processing → paid or failed. Payouts no longer processing are left
+    alone (another worker settled them) and not counted. Returns how many were settled."""
+    locked = list(
+        Payout.objects.select_for_update()
+        .filter(pk__in=outcomes, status=Status.PROCESSING)
+        .order_by("id")
+        .only(*WORKER_FIELDS, "failure_code", "failure_message")
+    )
+    for to_status in (Status.PAID, Status.FAILED):
+        group = [p for p in locked if outcomes[p.pk].status == to_status]
+        for payout in group:
+            payout.failure_code = outcomes[payout.pk].failure_code
+            payout.failure_message = outcomes[payout.pk].failure_message
+        if group:
+            _move(
+                group,
+                Status.PROCESSING,
+                to_status,
+                reason="settled by the rail",
+                fields=("failure_code", "failure_message"),
+            )
+    return len(locked)

@@ -1,0 +1,85 @@
+"""The payout worker: claim pending payouts, send them through their rail, record the outcomes.
+
+Workers coordinate only through PostgreSQL (SKIP LOCKED claims), so any number can run on any number of
+machines. A payout left in processing by a worker that died is recovered by asking the rail what it did
+with that payout id: the outcome is recorded, and a payout the rail never received is sent then (rails
+are idempotent on the payout id, so even a send that raced the crash cannot pay twice).
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from payouts.models import Payout
+from payouts.rails import Instruction, Outcome, Rail, rail_for
+from payouts.services import payouts_claim, payouts_claim_stale, payouts_settle
+from payoutsite import crypto
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    recovered: int = 0
+    settled: int = 0
+    batches: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class PayoutWorker:
+    def __init__(self, *, batch_size: int = 200, stale_after: timedelta = timedelta(minutes=5), rails=rail_for):
+        self.batch_size = batch_size
+        self.stale_after = stale_after
+        self.rails = rails
+        self.stats = WorkerStats()
+
+    def run_once(self) -> WorkerStats:
+        """Recover stale payouts, then drain the queue; returns when nothing is pending."""
+        while stale := payouts_claim_stale(older_than=self.stale_after, limit=self.batch_size):
+            self.stats.recovered += len(stale)
+            self._settle(stale, recovering=True)
+        while batch := payouts_claim(limit=self.batch_size):
+            self.stats.claimed += len(batch)
+            self._settle(batch, recovering=False)
+        return self.stats
+
+    def run_forever(self, *, poll_seconds: float = 1.0, should_stop=lambda: False) -> None:
+        while not should_stop():
+            before = self.stats.claimed + self.stats.recovered
+            self.run_once()
+            if self.stats.claimed + self.stats.recovered == before:
+                time.sleep(poll_seconds)  # idle: nothing was pending
+
+    def _settle(self, payouts: list[Payout], *, recovering: bool) -> None:
+        outcomes: dict[int, Outcome] = {}
+        for livemode in {p.livemode for p in payouts}:
+            group = [p for p in payouts if p.livemode == livemode]
+            outcomes.update(self._through_rail(self.rails(livemode), group, recovering=recovering))
+        self.stats.settled += payouts_settle(outcomes=outcomes)
+        self.stats.batches += 1
+        for outcome in outcomes.values():
+            self.stats.outcomes[outcome.failure_code or "paid"] = (
+                self.stats.outcomes.get(outcome.failure_code or "paid", 0) + 1
+            )
+
+    def _through_rail(self, rail: Rail, payouts: list[Payout], *, recovering: bool) -> dict[int, Outcome]:
+        by_id = {p.public_id: p for p in payouts}
+        known = rail.lookup(list(by_id)) if recovering else {}
+        to_send = [p for p in payouts if p.public_id not in known]
+        if to_send:
+            known |= rail.send([_instruction(p) for p in to_send])
+        missing = set(by_id) - set(known)
+        if missing:  # the rail must answer for every payout it was sent; stay processing, retry later
+            logger.error("rail %s gave no outcome for %d payouts", rail.name, len(missing))
+        return {by_id[payout_id].pk: outcome for payout_id, outcome in known.items() if payout_id in by_id}
+
+
+def _instruction(payout: Payout) -> Instruction:
+    return Instruction(
+        payout_id=payout.public_id,
+        amount=payout.amount,
+        currency=payout.currency,
+        account_number=crypto.decrypt(payout.destination_ciphertext),
+    )
