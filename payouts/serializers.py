@@ -81,6 +81,10 @@ SCHEMA_EXTRAS["PayoutCreateInputRequest"] = {
 }
 
 
+class PayoutCancelInput(StrictInputSerializer):
+    """Cancel takes no parameters; any sent is rejected as unknown."""
+
+
 class PayoutOutput(serializers.Serializer):
     """Documents the response; rendering goes through payout_representation."""
 

@@ -5,7 +5,14 @@ from rest_framework.response import Response
 
 from payouts import selectors, services
 from payouts.models import Payout
-from payouts.serializers import PayoutCreateInput, PayoutListOutput, PayoutOutput, payout_representation, payout_to_dict
+from payouts.serializers import (
+    PayoutCancelInput,
+    PayoutCreateInput,
+    PayoutListOutput,
+    PayoutOutput,
+    payout_representation,
+    payout_to_dict,
+)
 from payoutsite.api.authentication import request_scope
 from payoutsite.api.schema import (
     READ,
@@ -72,4 +79,5 @@ class PayoutViewSet(ApiViewSet):
     @idempotent
     def cancel(self, request, payoutId: str):
         payout = selectors.payout_get(scope=request_scope(request), payout_id=payoutId)
+        PayoutCancelInput(data=request.data).is_valid(raise_exception=True)
         return Response(payout_to_dict(services.payout_cancel(payout=payout)))
