@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -52,8 +53,10 @@ def setup_django():
 
 def seed() -> dict:
     """Two merchants: one with LIST_SIZE customers to page through, one to insert into. Fresh keys each run."""
+    from customers.accounts import parse_account_number
     from customers.models import Customer
-    from customers.services import customer_create
+    from customers.services import bank_account_add, customer_create
+    from customers.tests.factories import make_cbu
     from merchants.models import Merchant, Scope
     from merchants.services import api_key_issue
     from payoutsite.api.ids import new_public_id
@@ -91,6 +94,15 @@ def seed() -> dict:
         customer_create(scope=Scope(writer.pk, False), type="individual", name=f"Payee {i}", country="AR").public_id
         for i in range(50)
     ]
+    for i, payee in enumerate(payees):  # each with a default account, for POST /payouts {customerId}
+        number = parse_account_number(make_cbu(account=f"{i + 1:013d}"))
+        bank_account_add(
+            scope=Scope(writer.pk, False),
+            customer_id=payee,
+            account_type="savings",
+            holder_name="Payee",
+            account_number=number,
+        )
     deep = newest_first.values("pk", "public_id")[DEEP - 1]
     shallow = newest_first.values("public_id")[49]
     return {
@@ -153,7 +165,28 @@ request = function()
   return wrk.format("POST", path, headers, body)
 end
 """
-_offsets = iter(range(10**6, 10**12, 10**6))  # each wrk run numbers its accounts apart from the others
+_offsets = iter(range(10**6, 10**12, 10**6))
+RUN_ID = secrets.token_hex(4)  # idempotency keys never repeat across runs
+
+
+# POST /payouts to a customer's default account, each request with a new Idempotency-Key.
+PAYOUT_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local customer = CUSTOMERS[counter % #CUSTOMERS + 1]
+  local body = '{"amount": "5000.00", "currency": "ARS", "customerId": "' .. customer .. '"}'
+  local key = "bench-" .. RUN .. "-" .. OFFSET .. "-" .. counter
+  local headers = {["Content-Type"] = "application/json", ["Idempotency-Key"] = key}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  return wrk.format("POST", "/payouts", headers, body)
+end
+"""
+
+
+def payout_script(customer_ids: list[str]) -> str:
+    customers = ", ".join(f'"{cid}"' for cid in customer_ids)
+    return f'CUSTOMERS = {{{customers}}}\nOFFSET = {next(_offsets)}\nRUN = "{RUN_ID}"\n' + PAYOUT_LUA
 
 
 def bank_account_script(customer_ids: list[str]) -> str:
@@ -210,6 +243,7 @@ def main() -> None:
         "api_page_first": (f"{base}/customers?limit=50", data["list_key"], None),
         "api_page_2": (f"{base}/customers?limit=50&startingAfter={data['page2_id']}", data["list_key"], None),
         "api_bank_account_post": (base, data["write_key"], lambda: bank_account_script(data["payees"])),
+        "api_payout_post": (base, data["write_key"], lambda: payout_script(data["payees"])),
     }
     if args.only:
         scenarios = {name: scenario for name, scenario in scenarios.items() if name in args.only.split(",")}
@@ -246,6 +280,11 @@ def print_report(results: dict[str, list[dict]], args) -> None:
         "POST /customers vs bare insert (req/s, target >= 0.70)": ("api_post", "bare_insert", "rps"),
         "POST /customers/{id}/bank-accounts vs bare insert (req/s, target >= 0.60)": (
             "api_bank_account_post",
+            "bare_insert",
+            "rps",
+        ),
+        "POST /payouts with Idempotency-Key vs bare insert (req/s, target >= 0.50)": (
+            "api_payout_post",
             "bare_insert",
             "rps",
         ),

@@ -5,11 +5,8 @@ from merchants.models import Merchant
 
 
 class IdempotencyKey(models.Model):
-    """A client's Idempotency-Key, scoped to merchant and mode, with the response it produced."""
-
-    class Status(models.TextChoices):
-        IN_PROGRESS = "in_progress"
-        COMPLETED = "completed"
+    """A client's Idempotency-Key, scoped to merchant and mode, with the response it produced. Only
+    completed requests are stored (see idempotency.services)."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
     livemode = models.BooleanField()
@@ -17,12 +14,10 @@ class IdempotencyKey(models.Model):
     request_method = models.CharField(max_length=10)
     request_path = models.CharField(max_length=300)
     request_fingerprint = models.CharField(max_length=64)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField()
     # Text, not JSON: a replay must be the same bytes, and jsonb would reorder keys.
-    response_body = models.TextField(blank=True, default="")
+    response_body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -31,4 +26,4 @@ class IdempotencyKey(models.Model):
         indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]
 
     def __str__(self) -> str:
-        return f"{self.key[:40]} ({self.status})"
+        return f"{self.key[:40]} ({self.response_status})"

@@ -1,15 +1,15 @@
 """Idempotency-Key for every POST of the API.
 
-Protocol, per (merchant, mode, key):
-1. The key row is inserted and committed on its own (status in_progress), so that concurrent requests
-   with the same key see it.
-2. The request's work runs in one transaction that first takes the key row's lock with NOWAIT: a
-   second request meanwhile gets 409 idempotency_key_in_use instead of waiting or running twice.
-3. A 2xx response is stored in the same transaction as the work it reports, as the exact bytes sent;
-   later requests with the key get those bytes back, with `Idempotent-Replayed: true`.
-4. Any error rolls the work back and deletes the key row: a request rejected by validation (or a bug)
-   does not use up its key. A process that dies mid-request leaves the row in_progress but unlocked;
-   the next request with that key takes it over and runs the work, which had not committed.
+Protocol, per (merchant, mode, key), all in the request's one transaction:
+1. Take a transaction-scoped advisory lock on the key without waiting: if another request holds it,
+   that request is still running, and this one gets 409 idempotency_key_in_use.
+2. Holding the lock, look the key up (a new statement, so it sees anything committed before): a
+   stored response is replayed byte for byte with `Idempotent-Replayed: true`, unless it was for a
+   different request (422).
+3. Run the work, and store its 2xx response, as the exact bytes sent, in the same transaction.
+Any error rolls everything back, key included: a request rejected by validation (or a bug) does not use
+up its key, and a process that dies mid-request leaves nothing behind to clean up. The unique index on
+(merchant, mode, key) is the database's own guard behind the lock.
 """
 
 import hashlib
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import orjson
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.response import Response
@@ -69,67 +69,52 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 def run_idempotently(
     *, scope: Scope, key: str, method: str, path: str, fingerprint: str, work: Callable[[], Response]
 ) -> HttpResponse:
-    record = _claim(scope, key, method, path, fingerprint)
-    if record.status == IdempotencyKey.Status.COMPLETED:
-        return replay(record)
-    try:
-        with transaction.atomic():
-            locked = _lock(record)
-            if locked.status == IdempotencyKey.Status.COMPLETED:  # finished while we were claiming
-                return replay(locked)
-            return _complete(locked, work())
-    except IdempotencyKeyInUse:
-        raise  # the key belongs to the request that holds it
-    except BaseException:
-        _release(record)
-        raise
-
-
-def _release(record: IdempotencyKey) -> None:
-    """Give the key back after a failed attempt (its work was rolled back): a retry may use it."""
-    IdempotencyKey.objects.filter(pk=record.pk, status=IdempotencyKey.Status.IN_PROGRESS).delete()
-
-
-def _claim(scope: Scope, key: str, method: str, path: str, fingerprint: str) -> IdempotencyKey:
-    """The key's row, inserted and committed now if it is new; 422 if it was used for another request."""
-    fields = {"request_method": method, "request_path": path, "request_fingerprint": fingerprint}
-    try:
-        with transaction.atomic():
-            record, _ = IdempotencyKey.objects.get_or_create(
-                merchant_id=scope.merchant_id, livemode=scope.livemode, key=key, defaults=fields
-            )
-    except IntegrityError:  # created by a concurrent request between our read and insert
-        record = IdempotencyKey.objects.get(merchant_id=scope.merchant_id, livemode=scope.livemode, key=key)
-    if (record.request_method, record.request_path, record.request_fingerprint) != (method, path, fingerprint):
-        raise IdempotencyMismatch(
-            "This Idempotency-Key was already used for a different request (another body or path).",
-            param="Idempotency-Key",
+    with transaction.atomic():
+        _lock(scope, key)
+        record = (
+            IdempotencyKey.objects.filter(merchant_id=scope.merchant_id, livemode=scope.livemode, key=key)
+            .only("request_method", "request_path", "request_fingerprint", "response_status", "response_body")
+            .first()
         )
-    return record
+        if record is not None:
+            if (record.request_method, record.request_path, record.request_fingerprint) != (method, path, fingerprint):
+                raise IdempotencyMismatch(
+                    "This Idempotency-Key was already used for a different request (another body or path).",
+                    param="Idempotency-Key",
+                )
+            return replay(record)
+        response = work()
+        body = FastJSONRenderer().render(response.data)
+        IdempotencyKey.objects.create(
+            merchant_id=scope.merchant_id,
+            livemode=scope.livemode,
+            key=key,
+            request_method=method,
+            request_path=path,
+            request_fingerprint=fingerprint,
+            response_status=response.status_code,
+            response_body=body.decode(),
+        )
+        return HttpResponse(body, status=response.status_code, content_type="application/json")
 
 
-def _lock(record: IdempotencyKey) -> IdempotencyKey:
-    try:
-        return IdempotencyKey.objects.select_for_update(nowait=True).get(pk=record.pk)
-    except DatabaseError:
+def advisory_lock_id(scope: Scope, key: str) -> int:
+    """A 64-bit lock id for the key (a collision would only make a request wait for another's 409)."""
+    digest = hashlib.blake2b(f"{scope.merchant_id}:{scope.livemode}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock(scope: Scope, key: str) -> None:
+    if not connection.features.has_select_for_update:
+        return  # SQLite (make run): one writer at a time already
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [advisory_lock_id(scope, key)])
+        (locked,) = cursor.fetchone()
+    if not locked:
         raise IdempotencyKeyInUse(
             "A request with this Idempotency-Key is still being processed; retry once it has finished.",
             param="Idempotency-Key",
-        ) from None
-    except IdempotencyKey.DoesNotExist:  # the first attempt failed and gave the key back
-        raise IdempotencyKeyInUse(
-            "A request with this Idempotency-Key has just failed; retry it.", param="Idempotency-Key"
-        ) from None
-
-
-def _complete(record: IdempotencyKey, response: Response) -> HttpResponse:
-    body = FastJSONRenderer().render(response.data)
-    record.status = IdempotencyKey.Status.COMPLETED
-    record.response_status = response.status_code
-    record.response_body = body.decode()
-    record.completed_at = timezone.now()
-    record.save(update_fields=["status", "response_status", "response_body", "completed_at"])
-    return HttpResponse(body, status=response.status_code, content_type="application/json")
+        )
 
 
 def replay(record: IdempotencyKey) -> HttpResponse:

@@ -93,7 +93,7 @@ class PayoutEvent(models.Model):
     """One status change of a payout: when, from, to, why."""
 
     payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="events")
-    from_status = models.CharField(max_length=12, blank=True, default="")  # "" for creation
+    from_status = models.CharField(max_length=12)
     to_status = models.CharField(max_length=12)
     reason = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)

@@ -39,12 +39,24 @@ class PayoutNotCancelable(Conflict):
 
 @dataclass(frozen=True)
 class Destination:
-    customer: Customer | None
-    bank_account: BankAccount | None
+    """Where a payout goes: public ids (None for a one-off) and the number as stored (encrypted)."""
+
+    customer_id: str | None
+    bank_account_id: str | None
     ciphertext: str
     key_id: str
     fingerprint: str
     last4: str
+
+
+ACCOUNT_COLUMNS = (
+    "public_id",
+    "status",
+    "account_number_ciphertext",
+    "account_number_key_id",
+    "account_number_fingerprint",
+    "account_number_last4",
+)
 
 
 def _invalid(param: str, code: str, message: str) -> InvalidParameters:
@@ -59,40 +71,30 @@ def resolve_destination(
     destination: AccountNumber | None,
 ) -> Destination:
     """Where the money goes, from one of: customerId (its default account), customerId + bankAccountId,
-    customerId + destinationCbu (must be one of its active accounts), or destinationCbu alone (one-off)."""
+    customerId + destinationCbu (must be one of its active accounts), or destinationCbu alone (one-off).
+
+    Reads plain rows, not model instances: this runs on every payout."""
     if customer_id is None:
         if bank_account_id is not None:
             raise _invalid("customerId", "parameter_missing", "bankAccountId needs the customerId it belongs to.")
         if destination is None:
             raise _invalid("destinationCbu", "parameter_missing", "Send customerId, destinationCbu, or both.")
         return _one_off(destination)
-    customer = _customer(scope, customer_id)
     if bank_account_id is not None:
-        account = _payable_account(customer, bank_account_id, "bankAccountId")
-        if destination is not None and crypto.fingerprint(destination.digits) != account.account_number_fingerprint:
+        account = _account(scope, customer_id, public_id=bank_account_id)
+        if destination is not None and crypto.fingerprint(destination.digits) != account.fingerprint:
             raise _invalid("destinationCbu", "destination_mismatch", "destinationCbu is not bankAccountId's number.")
     elif destination is not None:
-        account = _account_with_number(customer, destination)
-    elif customer.default_bank_account_id is None:
-        raise _invalid(
-            "customerId", "no_default_bank_account", "This customer has no default bank account to pay; add one."
-        )
+        account = _account(scope, customer_id, fingerprint=crypto.fingerprint(destination.digits))
     else:
-        account = _payable_account(customer, customer.default_bank_account_id, "customerId")
-    return Destination(
-        customer=customer,
-        bank_account=account,
-        ciphertext=account.account_number_ciphertext,
-        key_id=account.account_number_key_id,
-        fingerprint=account.account_number_fingerprint,
-        last4=account.account_number_last4,
-    )
+        account = _default_account(scope, customer_id)
+    return account
 
 
 def _one_off(number: AccountNumber) -> Destination:
     return Destination(
-        customer=None,
-        bank_account=None,
+        customer_id=None,
+        bank_account_id=None,
         ciphertext=crypto.encrypt(number.digits),
         key_id=crypto.primary_key_id(),
         fingerprint=crypto.fingerprint(number.digits),
@@ -100,39 +102,57 @@ def _one_off(number: AccountNumber) -> Destination:
     )
 
 
-def _customer(scope: Scope, customer_id: str) -> Customer:
-    customer = None
-    if is_public_id(customer_id, "cust"):
-        customer = Customer.objects.filter(
-            merchant_id=scope.merchant_id, livemode=scope.livemode, public_id=customer_id
-        ).first()
-    if customer is None:
+def _customers(scope: Scope, customer_id: str):
+    if not is_public_id(customer_id, "cust"):
         raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
-    return customer
+    return Customer.objects.filter(merchant_id=scope.merchant_id, livemode=scope.livemode, public_id=customer_id)
 
 
-def _payable_account(customer: Customer, bank_account_id: str, param: str) -> BankAccount:
-    account = None
-    if is_public_id(bank_account_id, "ba"):
-        account = customer.bank_accounts.filter(public_id=bank_account_id).first()
-    if account is None or not account.can_receive_payouts:
-        raise _invalid(
-            param,
-            "invalid_bank_account",
-            "The bank account must be an active account of this customer with an account number.",
-        )
-    return account
+def _destination(customer_id: str, row: tuple) -> Destination:
+    public_id, _status, ciphertext, key_id, fingerprint, last4 = row
+    return Destination(customer_id, public_id, ciphertext, key_id, fingerprint, last4)
 
 
-def _account_with_number(customer: Customer, number: AccountNumber) -> BankAccount:
-    account = customer.bank_accounts.filter(
-        account_number_fingerprint=crypto.fingerprint(number.digits), status=BankAccount.Status.ACTIVE
-    ).first()
-    if account is None:
-        raise _invalid(
-            "destinationCbu", "destination_mismatch", "destinationCbu is not one of this customer's active accounts."
-        )
-    return account
+def _default_account(scope: Scope, customer_id: str) -> Destination:
+    """The customer and its default account's columns, in one query."""
+    columns = [f"default_bank_account__{column}" for column in ACCOUNT_COLUMNS]
+    rows = list(_customers(scope, customer_id).values_list("public_id", *columns)[:1])
+    if not rows:
+        raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
+    if rows[0][1] is None:
+        raise _invalid("customerId", "no_default_bank_account", "This customer has no default bank account; add one.")
+    if rows[0][2] != BankAccount.Status.ACTIVE or not rows[0][3]:  # defaults always can; not a DB promise
+        raise _invalid("customerId", "invalid_bank_account", "This customer's default bank account cannot be paid.")
+    return _destination(rows[0][0], rows[0][1:])
+
+
+def _account(
+    scope: Scope, customer_id: str, *, public_id: str | None = None, fingerprint: str | None = None
+) -> Destination:
+    """One of the customer's accounts that can be paid, by id or by number."""
+    customer = list(_customers(scope, customer_id).values_list("pk", flat=True)[:1])
+    if not customer:
+        raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
+    accounts = BankAccount.objects.filter(customer_id=customer[0], status=BankAccount.Status.ACTIVE).exclude(
+        account_number_ciphertext=""
+    )
+    if public_id is not None:
+        rows = list(accounts.filter(public_id=public_id).values_list(*ACCOUNT_COLUMNS)[:1])
+        if not rows:
+            raise _invalid(
+                "bankAccountId",
+                "invalid_bank_account",
+                "The bank account must be an active account of this customer with an account number.",
+            )
+    else:
+        rows = list(accounts.filter(account_number_fingerprint=fingerprint).values_list(*ACCOUNT_COLUMNS)[:1])
+        if not rows:
+            raise _invalid(
+                "destinationCbu",
+                "destination_mismatch",
+                "destinationCbu is not one of this customer's active accounts.",
+            )
+    return _destination(customer_id, rows[0])
 
 
 # No savepoint: joins the caller's transaction (the idempotent request's), or is its own when alone.
@@ -148,7 +168,8 @@ def payout_create(
     description: str = "",
     metadata: dict[str, str] | None = None,
 ) -> Payout:
-    """A pending payout; the customer's last_out is set in the same transaction."""
+    """A pending payout (its creation is its created_at; events record the transitions after it). The
+    customer's last_out is set in the same transaction."""
     target = resolve_destination(
         scope=scope, customer_id=customer_id, bank_account_id=bank_account_id, destination=destination
     )
@@ -156,8 +177,8 @@ def payout_create(
     payout = Payout.objects.create(
         merchant_id=scope.merchant_id,
         livemode=scope.livemode,
-        customer=target.customer,
-        bank_account=target.bank_account,
+        customer_id=target.customer_id,
+        bank_account_id=target.bank_account_id,
         amount=amount,
         currency=currency,
         destination_ciphertext=target.ciphertext,
@@ -168,9 +189,8 @@ def payout_create(
         metadata=metadata or {},
         updated_at=now,
     )
-    PayoutEvent.objects.create(payout=payout, to_status=Status.PENDING, reason="created", created_at=now)
-    if target.customer is not None:
-        Customer.objects.filter(pk=target.customer.pk).update(last_out=now)
+    if target.customer_id is not None:
+        Customer.objects.filter(public_id=target.customer_id).update(last_out=now)
     return payout
 
 

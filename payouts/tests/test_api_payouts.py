@@ -45,7 +45,6 @@ def test_the_docs_payout_end_to_end(api, payee):
     call_command("process_payouts", "--once", stdout=open("/dev/null", "w"))
     assert api.get(f"/payouts/{payout['payoutId']}").json()["status"] == "paid"
     assert list(PayoutEvent.objects.order_by("id").values_list("from_status", "to_status")) == [
-        ("", "pending"),
         ("pending", "processing"),
         ("processing", "paid"),
     ]
