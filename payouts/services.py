@@ -224,7 +224,13 @@ def _move(
             raise IllegalTransition(f"{payout.public_id} is {payout.status}, not {from_status}.")
         payout.status = to_status
         payout.updated_at = now
-    Payout.objects.bulk_update(payouts, ["status", "updated_at", *fields])
+    # One UPDATE per distinct set of new values (a batch mostly shares them), not bulk_update's CASE per row.
+    groups: dict[tuple, list[int]] = {}
+    for payout in payouts:
+        groups.setdefault(tuple(getattr(payout, name) for name in fields), []).append(payout.pk)
+    for values, pks in groups.items():
+        changes = {"status": to_status, "updated_at": now, **dict(zip(fields, values, strict=True))}
+        Payout.objects.filter(pk__in=pks, status=from_status).update(**changes)
     PayoutEvent.objects.bulk_create(
         [
             PayoutEvent(payout=p, from_status=from_status, to_status=to_status, reason=reason, created_at=now)
