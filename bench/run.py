@@ -266,7 +266,7 @@ def main() -> None:
                     )
                 print(f"{'reads' if group is reads else 'writes'}: round {round_number + 1}/{args.rounds}", flush=True)
         # The time of one page on its own: a single connection, so no queueing inflates the difference.
-        for round_number in range(args.rounds):
+        for _ in range(args.rounds):
             for name in ("api_page_first", "api_page_deep"):
                 if name in scenarios:
                     url, key, _ = scenarios[name]
