@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON_VERSION := $(shell cat .python-version)
 BOOTSTRAP_PYTHON ?= $(shell command -v python$(basename $(PYTHON_VERSION)) || echo $(HOME)/.pyenv/versions/$(PYTHON_VERSION)/bin/python)
 
-.PHONY: run test install lint schema bench clean
+.PHONY: run test install lint schema bench bench-worker clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -38,4 +38,7 @@ clean:
 	rm -rf $(VENV) db.sqlite3*
 
 bench: install
-	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-worker: install
+	$(PY) -m bench.worker $(BENCH_ARGS)

@@ -79,6 +79,42 @@ class ApiClient:
 
 
 @pytest.fixture
+def staff(db) -> Client:
+    """A logged-in superuser of the back-office."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_superuser("auditor", "auditor@example.com", "pw-long-enough-123")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def run_at_once(count: int, target) -> list:
+    """Run target() in `count` threads released together by a barrier; returns their results. Each
+    thread closes its own database connection (threads get their own, as Django gives them)."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(count)
+    results = []
+
+    def run():
+        try:
+            barrier.wait(timeout=30)
+            results.append(target())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.fixture
 def merchant(db) -> MerchantKeys:
     return make_merchant("Acme")
 

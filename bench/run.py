@@ -1,7 +1,7 @@
 """Load benchmark: the API against bare Django baselines, served by gunicorn, loaded by wrk over loopback.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/payouts_bench make bench
-    (or: .venv/bin/python bench/run.py --duration 5 --rounds 3)
+    (or: .venv/bin/python -m bench.run --duration 5 --rounds 3)
 
 Each API endpoint is measured as a ratio to a bare view doing the least Django needs for the same
 work, in the same run, rounds interleaved (A B A B …) so that a noisy neighbour hits both alike.
@@ -24,14 +24,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.env import configure
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
-os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "YmVuY2gtb25seS1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=")
-os.environ.setdefault("ACCOUNT_FINGERPRINT_KEY", "bench-only-fingerprint-key-0123456789abcdef")
-os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+configure()
 
 LIST_SIZE = 200_000
 DEEP = 190_000
@@ -265,7 +261,7 @@ def main() -> None:
         reads = [name for name, scenario in scenarios.items() if scenario[2] is None]
         writes = [name for name in scenarios if name not in reads]
         for group in (reads, writes):
-            for round_number in range(args.rounds):
+            for round_number in range(args.rounds if group else 0):
                 # The order rotates each round, so no scenario always follows the heaviest writer; and a
                 # checkpoint before each write run, so none pays for the previous one's dirty pages.
                 shift = round_number % len(group)

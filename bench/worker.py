@@ -2,7 +2,7 @@
 2 worker processes, beside a bare baseline in the same run (the same rows moved to paid by plain batched
 UPDATEs, no rail, no events, no locking).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/payouts_bench .venv/bin/python bench/worker.py --payouts 20000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/payouts_bench .venv/bin/python -m bench.worker --payouts 20000
 
 Target: >= 500 payouts/s with one worker. Writes bench/results/worker.json.
 """
@@ -10,19 +10,15 @@ Target: >= 500 payouts/s with one worker. Writes bench/results/worker.json.
 import argparse
 import json
 import multiprocessing
-import os
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
+from bench.env import configure
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "YmVuY2gtb25seS1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=")
-os.environ.setdefault("ACCOUNT_FINGERPRINT_KEY", "bench-only-fingerprint-key-0123456789abcdef")
-os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+configure()
 
 
 def seed_pending(count: int) -> None:

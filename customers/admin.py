@@ -4,16 +4,8 @@ from customers.accounts import bank_name
 from customers.models import BankAccount, Customer
 
 
-@admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    """Read-only for now: customers change through the API's services only."""
-
-    list_display = ("public_id", "name", "type", "country", "merchant", "livemode", "created_at", "last_out")
-    list_filter = ("livemode", "type", "country")
-    search_fields = ("=public_id", "name", "email")
-    list_select_related = ("merchant",)
-    show_full_result_count = False
-    readonly_fields = [field.name for field in Customer._meta.fields if field.name != "default_bank_account"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Staff look, never write here: every change goes through the services (API, commands)."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -25,8 +17,20 @@ class CustomerAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Customer)
+class CustomerAdmin(ReadOnlyAdmin):
+    """Customers change through the API's services only."""
+
+    list_display = ("public_id", "name", "type", "country", "merchant", "livemode", "created_at", "last_out")
+    list_filter = ("livemode", "type", "country")
+    search_fields = ("=public_id", "name", "email")
+    list_select_related = ("merchant",)
+    show_full_result_count = False
+    readonly_fields = [field.name for field in Customer._meta.fields if field.name != "default_bank_account"]
+
+
 @admin.register(BankAccount)
-class BankAccountAdmin(admin.ModelAdmin):
+class BankAccountAdmin(ReadOnlyAdmin):
     """Read-only. Shows the last four digits only: never the number, its ciphertext or its fingerprint."""
 
     list_display = (
@@ -69,12 +73,3 @@ class BankAccountAdmin(admin.ModelAdmin):
     @admin.display(description="bank")
     def bank(self, account: BankAccount) -> str:
         return bank_name(account.entity_code or None) or "—"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

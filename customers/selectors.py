@@ -7,9 +7,8 @@ from customers.filters import BankAccountFilter, CustomerFilter
 from customers.models import BankAccount, Customer
 from customers.serializers import BANK_ACCOUNT_FIELDS, CUSTOMER_FIELDS
 from merchants.models import Scope
-from payoutsite.api.errors import ResourceMissing
 from payoutsite.api.filters import parse_list_query
-from payoutsite.api.ids import is_public_id
+from payoutsite.api.lookups import get_by_public_id
 from payoutsite.api.pagination import Page, keyset_page
 
 
@@ -18,13 +17,8 @@ def customers_in_scope(*, scope: Scope) -> QuerySet[Customer]:
 
 
 def customer_get(*, scope: Scope, customer_id: str) -> Customer:
-    """The customer, or 404: another merchant's or mode's id answers exactly like one that does not exist."""
-    customer = None
-    if is_public_id(customer_id, "cust"):
-        customer = customers_in_scope(scope=scope).filter(public_id=customer_id).first()
-    if customer is None:
-        raise ResourceMissing(f"No such customer: {customer_id[:64]!r}.", param="customerId")
-    return customer
+    queryset = customers_in_scope(scope=scope)
+    return get_by_public_id(queryset, customer_id, prefix="cust", noun="customer", param="customerId")
 
 
 def customer_list(*, scope: Scope, params) -> Page:
@@ -52,13 +46,8 @@ def bank_accounts_of(*, customer: Customer) -> QuerySet[BankAccount]:
 
 
 def bank_account_get(*, customer: Customer, bank_account_id: str) -> BankAccount:
-    """The customer's account, or 404: another customer's account answers like one that does not exist."""
-    account = None
-    if is_public_id(bank_account_id, "ba"):
-        account = bank_accounts_of(customer=customer).filter(public_id=bank_account_id).first()
-    if account is None:
-        raise ResourceMissing(f"No such bank account: {bank_account_id[:64]!r}.", param="bankAccountId")
-    return account
+    queryset = bank_accounts_of(customer=customer)
+    return get_by_public_id(queryset, bank_account_id, prefix="ba", noun="bank account", param="bankAccountId")
 
 
 def bank_account_list(*, customer: Customer, params) -> Page:

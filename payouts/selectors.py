@@ -5,9 +5,8 @@ from merchants.models import Scope
 from payouts.filters import PayoutFilter
 from payouts.models import Payout
 from payouts.serializers import PAYOUT_FIELDS
-from payoutsite.api.errors import ResourceMissing
 from payoutsite.api.filters import parse_list_query
-from payoutsite.api.ids import is_public_id
+from payoutsite.api.lookups import get_by_public_id
 from payoutsite.api.pagination import Page, keyset_page
 
 
@@ -16,12 +15,7 @@ def payouts_in_scope(*, scope: Scope) -> QuerySet[Payout]:
 
 
 def payout_get(*, scope: Scope, payout_id: str) -> Payout:
-    payout = None
-    if is_public_id(payout_id, "po"):
-        payout = payouts_in_scope(scope=scope).filter(public_id=payout_id).first()
-    if payout is None:
-        raise ResourceMissing(f"No such payout: {payout_id[:64]!r}.", param="payoutId")
-    return payout
+    return get_by_public_id(payouts_in_scope(scope=scope), payout_id, prefix="po", noun="payout", param="payoutId")
 
 
 def payout_list(*, scope: Scope, params) -> Page:

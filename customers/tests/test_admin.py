@@ -1,17 +1,5 @@
-import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-
 from customers.models import BankAccount
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT
-
-
-@pytest.fixture
-def staff(db) -> Client:
-    user = get_user_model().objects.create_superuser("auditor", "a@example.com", "pw-long-enough-123")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_bank_account_admin_shows_last4_and_flag_never_the_number(staff, api, create_customer):

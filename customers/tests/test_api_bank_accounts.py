@@ -325,32 +325,18 @@ def test_stored_number_decrypts_to_the_number(add_account):
 @pytest.mark.django_db(transaction=True)
 def test_parallel_adds_of_one_number_make_one_account():
     """Eight threads add the same number to one customer at once: one 201, seven 409s naming it."""
-    import threading
-
-    from django.db import connections
-
-    from conftest import ApiClient, make_merchant
+    from conftest import ApiClient, make_merchant, run_at_once
 
     merchant = make_merchant("Race")
     api = ApiClient(merchant.test)
     customer = api.post("/customers", {"type": "individual", "name": "R", "country": "AR"}).json()
     path = f"/customers/{customer['customerId']}/bank-accounts"
-    barrier = threading.Barrier(8)
-    results = []
 
     def add():
-        try:
-            barrier.wait()
-            response = ApiClient(merchant.test).post(path, DOC_BANK_ACCOUNT)
-            results.append((response.status_code, response.json()))
-        finally:
-            connections.close_all()
+        response = ApiClient(merchant.test).post(path, DOC_BANK_ACCOUNT)
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=add) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(8, add)
     created = [body["bankAccountId"] for status, body in results if status == 201]
     conflicts = [body["error"]["bankAccountId"] for status, body in results if status == 409]
     assert len(created) == 1 and conflicts == created * 7

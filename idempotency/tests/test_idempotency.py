@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from conftest import ApiClient, make_merchant
+from conftest import ApiClient, make_merchant, run_at_once
 from customers.models import Customer
 from customers.tests.factories import DOC_ACCOUNT_NUMBER
 from idempotency.models import IdempotencyKey
@@ -161,24 +161,12 @@ def test_n_threads_one_key_make_exactly_one_payout():
     Checked by hand: without the advisory lock (idempotency.services._lock), this test fails: several
     payouts are created, or the unique index turns the losers into 500s."""
     merchant = make_merchant("Threads")
-    threads_count = 8
-    barrier = threading.Barrier(threads_count)
-    results = []
 
     def send():
-        try:
-            client = ApiClient(merchant.test)
-            barrier.wait(timeout=30)
-            response = client.post("/payouts", PAYOUT, headers=key("same-payout"))
-            results.append((response.status_code, response.json()))
-        finally:
-            connections.close_all()
+        response = ApiClient(merchant.test).post("/payouts", PAYOUT, headers=key("same-payout"))
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=send) for _ in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(8, send)
     assert Payout.objects.count() == 1
     assert {status for status, _ in results} <= {201, 409}
     created = {body["payoutId"] for status, body in results if status == 201}

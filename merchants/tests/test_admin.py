@@ -1,19 +1,7 @@
 import re
 
-import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-
 from conftest import ApiClient
 from merchants.models import ApiKey
-
-
-@pytest.fixture
-def staff(db) -> Client:
-    user = get_user_model().objects.create_superuser("compliance", "c@example.com", "pw-long-enough-123")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_key_list_shows_prefixes_not_secrets(staff, merchant):

@@ -1,6 +1,5 @@
 """The status machine, the sandbox rail and the worker: settle once, recover by asking, never pay twice."""
 
-import threading
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
@@ -8,9 +7,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 
-from conftest import make_merchant
+from conftest import make_merchant, run_at_once
 from customers.tests.factories import make_cbu
 from payouts.models import Payout, PayoutEvent, SandboxTransfer
 from payouts.rails import SANDBOX_FAILURES, SandboxRail
@@ -182,21 +180,7 @@ def bulk_pending(merchant, count: int) -> None:
 def test_two_workers_draining_1000_payouts_settle_each_exactly_once():
     merchant = make_merchant("Drain")
     bulk_pending(merchant, 1000)
-    barrier = threading.Barrier(2)
-    stats = []
-
-    def work():
-        try:
-            barrier.wait(timeout=30)
-            stats.append(PayoutWorker(batch_size=50).run_once())
-        finally:
-            connections.close_all()
-
-    workers = [threading.Thread(target=work) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    stats = run_at_once(2, lambda: PayoutWorker(batch_size=50).run_once())
     assert Counter(Payout.objects.values_list("status", flat=True)) == {"paid": 1000}
     assert sum(s.claimed for s in stats) == 1000 and all(s.claimed > 0 for s in stats)  # both took a share
     transitions = Counter(PayoutEvent.objects.values_list("payout_id", "to_status"))
