@@ -336,7 +336,8 @@ def print_report(results: dict[str, list[dict]], args) -> None:
         print(f"{ratio:6.2f}  {label}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps({"args": vars(args), "summary": summary, "ratios": ratios}, indent=2))
+    report = {"args": vars(args), "summary": summary, "ratios": ratios, "rounds": results}
+    (out / "latest.json").write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
