@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
 from merchants.models import ApiKey, Merchant
 from merchants.services import api_key_revoke, api_key_roll
@@ -56,14 +57,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Roll selected keys (old keys keep working 24 hours)")
     def roll_keys(self, request, queryset):
+        """Shows the new secrets on a page of their own: never in a message, which Django keeps in a
+        cookie or the session until it is displayed."""
+        rolled, failed = [], []
         for api_key in queryset:
             try:
                 issued = api_key_roll(api_key=api_key, old_key_valid_for=ROLL_GRACE)
-            except ValueError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+            except ValueError:
+                failed.append(api_key.public_id)
                 continue
-            self.message_user(
-                request,
-                f"New key {issued.api_key.public_id} for {api_key.public_id}, shown only now: {issued.secret}",
-                messages.WARNING,
+            old = type(api_key).objects.get(pk=api_key.pk)
+            rolled.append(
+                {"old": old, "new": issued.api_key, "secret": issued.secret, "old_expires_at": old.expires_at}
             )
+        context = {**self.admin_site.each_context(request), "rolled": rolled, "failed": failed}
+        response = TemplateResponse(request, "admin/merchants/rolled_keys.html", context)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -20,10 +20,10 @@ def test_revoke_action(staff, merchant):
 
 def test_roll_action_shows_the_new_key_once(staff, merchant):
     response = staff.post(
-        "/admin/merchants/apikey/",
-        {"action": "roll_keys", "_selected_action": [merchant.live_key.pk]},
-        follow=True,
+        "/admin/merchants/apikey/", {"action": "roll_keys", "_selected_action": [merchant.live_key.pk]}
     )
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    assert "sk_live_" not in str(staff.cookies) and "sk_live_" not in str(dict(staff.session))
     new_key = ApiKey.objects.exclude(pk=merchant.live_key.pk).get(livemode=True, merchant=merchant.merchant)
     secret = re.search(r"sk_live_[A-Za-z0-9]+", response.content.decode()).group(0)
     assert ApiClient(secret).get("/customers").status_code == 200

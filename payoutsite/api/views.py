@@ -35,7 +35,7 @@ def idempotent(action):
                 return action(view, request, *args, **kwargs)
         key = parse_key(raw_key)
         method, path = request.method, request.path
-        body = request._request.body  # the raw bytes, read once; DRF parses the same bytes afterwards
+        body = request.body  # the raw bytes (Django caches them); DRF parses the same bytes afterwards
         return run_idempotently(
             scope=request_scope(request),
             key=key,
