@@ -3,4 +3,3 @@
 import pycountry
 
 COUNTRY_CODES: frozenset[str] = frozenset(country.alpha_2 for country in pycountry.countries)
-COUNTRY_CHOICES: list[tuple[str, str]] = sorted((c.alpha_2, c.name) for c in pycountry.countries)
