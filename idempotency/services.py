@@ -99,7 +99,8 @@ def run_idempotently(
 
 
 def advisory_lock_id(scope: Scope, key: str) -> int:
-    """A 64-bit lock id for the key (a collision would only make a request wait for another's 409)."""
+    """A 64-bit lock id for the key. Two keys sharing one (odds 2**-64) would only see 409s while the
+    other runs."""
     digest = hashlib.blake2b(f"{scope.merchant_id}:{scope.livemode}:{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
