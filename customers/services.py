@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
+from customers.selectors import customers_in_scope
 from merchants.models import Scope
 from payoutsite import crypto
 from payoutsite.api.errors import Conflict, InvalidParameters, ResourceMissing
@@ -137,8 +138,9 @@ def _lock_customer(scope: Scope, customer_id: str) -> tuple[int, int | None]:
     row = None
     if is_public_id(customer_id, "cust"):
         row = (
-            Customer.objects.select_for_update()
-            .filter(merchant_id=scope.merchant_id, livemode=scope.livemode, public_id=customer_id)
+            customers_in_scope(scope=scope)
+            .select_for_update()
+            .filter(public_id=customer_id)
             .values_list("pk", "default_bank_account_id")
             .first()
         )

@@ -63,13 +63,6 @@ class PayoutCreateInput(StrictInputSerializer):
     description = StrictCharField(required=False, allow_blank=True, max_length=500, trim_whitespace=False)
     metadata = MetadataField(required=False)
 
-    def validate(self, attrs):
-        if "bank_account_id" in attrs and "destination" in attrs and "customer_id" not in attrs:
-            raise serializers.ValidationError(
-                {"customerId": ["bankAccountId needs the customerId it belongs to."]}, code="parameter_missing"
-            )
-        return attrs
-
 
 SCHEMA_EXTRAS["PayoutCreateInputRequest"] = {
     "allOf": [

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
+from customers.selectors import customers_in_scope
 from merchants.models import Scope
 from payouts.models import Payout, PayoutEvent
 from payouts.rails import Outcome
@@ -105,7 +106,7 @@ def _one_off(number: AccountNumber) -> Destination:
 def _customers(scope: Scope, customer_id: str):
     if not is_public_id(customer_id, "cust"):
         raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
-    return Customer.objects.filter(merchant_id=scope.merchant_id, livemode=scope.livemode, public_id=customer_id)
+    return customers_in_scope(scope=scope).filter(public_id=customer_id)
 
 
 def _destination(customer_id: str, row: tuple) -> Destination:

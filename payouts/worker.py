@@ -24,7 +24,6 @@ class WorkerStats:
     claimed: int = 0
     recovered: int = 0
     settled: int = 0
-    batches: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
@@ -58,7 +57,6 @@ class PayoutWorker:
             group = [p for p in payouts if p.livemode == livemode]
             outcomes.update(self._through_rail(self.rails(livemode), group, recovering=recovering))
         self.stats.settled += payouts_settle(outcomes=outcomes)
-        self.stats.batches += 1
         for outcome in outcomes.values():
             self.stats.outcomes[outcome.failure_code or "paid"] = (
                 self.stats.outcomes.get(outcome.failure_code or "paid", 0) + 1
