@@ -1,13 +1,14 @@
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
-from customers.selectors import customers_in_scope
 from merchants.models import Scope
-from payoutsite import crypto
+from payoutsite import crypto, db
 from payoutsite.api.errors import Conflict, InvalidParameters, ResourceMissing
 from payoutsite.api.ids import is_public_id
 from payoutsite.api.serializers import METADATA_MAX_KEYS
@@ -99,7 +100,7 @@ SHARED_NUMBER_REASON = "Account number also belongs to another customer of this 
 
 
 # No savepoint: inside a request's transaction this joins it (an error rolls the request back);
-# called alone (a command) it is its own transaction. Saves two round trips on every add.
+# called alone (a command) it is its own transaction.
 @transaction.atomic(savepoint=False)
 def bank_account_add(
     *,
@@ -112,13 +113,13 @@ def bank_account_add(
 ) -> BankAccount:
     """Add an account to the scope's customer; its first account that can receive payouts becomes the default.
 
-    The customer row is locked first, so adds for one customer run one after the other, and the duplicate
-    check that follows (a new statement, so it sees what the previous add committed) is exact. The partial
-    unique index on (customer, fingerprint) is the database's own guard behind it.
+    One read (the customer, and who else has this number), then the writes. Nothing is locked: two adds of
+    one number to one customer racing each other both pass the duplicate check, and the partial unique
+    index on (customer, fingerprint) stops the second at its INSERT (the API then runs that request
+    again, and it answers 409: see payoutsite.db). The default is set only where it is still empty, so of
+    two first accounts racing, the first to commit becomes the default.
     """
-    customer_pk, default_id = _lock_customer(scope, customer_id)
     account = BankAccount(
-        customer_id=customer_pk,
         merchant_id=scope.merchant_id,
         livemode=scope.livemode,
         account_type=account_type,
@@ -127,26 +128,89 @@ def bank_account_add(
     )
     if account_number is not None:
         _set_number(account, account_number)
-        _apply_duplicate_rules(account)
-    account.save(force_insert=True)
-    if default_id is None and account.can_receive_payouts:
-        Customer.objects.filter(pk=customer_pk).update(default_bank_account=account)
+    found = _customer_and_same_number(scope, customer_id, account.account_number_fingerprint)
+    account.customer_id = found.customer_pk
+    if found.existing_account_id is not None:
+        raise BankAccountExists(
+            f"This customer already has this account number: {found.existing_account_id}.",
+            param="accountNumber",
+            extra={"bankAccountId": found.existing_account_id},
+        )
+    if found.shared:
+        # Allowed, and every account with this number is flagged for compliance review.
+        account.needs_review, account.review_reason = True, SHARED_NUMBER_REASON
+        db.update(
+            _same_number(account).exclude(customer_id=found.customer_pk).filter(needs_review=False),
+            needs_review=True,
+            review_reason=SHARED_NUMBER_REASON,
+        )
+    db.insert(account)
+    if found.default_id is None and account.can_receive_payouts:
+        db.update(
+            Customer.objects.filter(pk=found.customer_pk, default_bank_account__isnull=True),
+            default_bank_account_id=account.public_id,
+        )
     return account
 
 
-def _lock_customer(scope: Scope, customer_id: str) -> tuple[int, int | None]:
-    row = None
-    if is_public_id(customer_id, "cust"):
-        row = (
-            customers_in_scope(scope=scope)
-            .select_for_update()
-            .filter(public_id=customer_id)
-            .values_list("pk", "default_bank_account_id")
-            .first()
+@dataclass(frozen=True)
+class CustomerForNewAccount:
+    customer_pk: int
+    default_id: str | None
+    existing_account_id: str | None  # this customer's active account with the same number
+    shared: bool  # another customer of the merchant (same mode) has had this number
+
+
+def _same_number(account: BankAccount) -> QuerySet[BankAccount]:
+    return BankAccount.objects.filter(
+        merchant_id=account.merchant_id,
+        livemode=account.livemode,
+        account_number_fingerprint=account.account_number_fingerprint,
+    )
+
+
+# The customer, its default, this customer's active account with the number, and whether another customer
+# of the merchant (same mode) has had it. Plain SQL: the ORM takes longer to build this query than
+# PostgreSQL takes to plan and run it (bench/run.py, api_bank_account_post).
+CUSTOMER_AND_SAME_NUMBER = """
+SELECT c.id, c.default_bank_account_public_id,
+       (SELECT b.public_id FROM customers_bankaccount b
+         WHERE b.customer_id = c.id AND b.account_number_fingerprint = %(fingerprint)s
+           AND b.status = %(active)s AND %(fingerprint)s <> ''
+         LIMIT 1),
+       EXISTS (SELECT 1 FROM customers_bankaccount b
+                WHERE b.merchant_id = c.merchant_id AND b.livemode = c.livemode
+                  AND b.account_number_fingerprint = %(fingerprint)s AND b.customer_id <> c.id
+                  AND %(fingerprint)s <> '')
+  FROM customers_customer c
+ WHERE c.public_id = %(customer_id)s AND c.merchant_id = %(merchant_id)s AND c.livemode = %(livemode)s
+"""
+
+
+def _customer_and_same_number(scope: Scope, customer_id: str, fingerprint: str) -> CustomerForNewAccount:
+    """fingerprint is empty for an account without a number: no duplicates then."""
+    if not is_public_id(customer_id, "cust"):
+        raise _no_such_customer(customer_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CUSTOMER_AND_SAME_NUMBER,
+            {
+                "customer_id": customer_id,
+                "merchant_id": scope.merchant_id,
+                "livemode": scope.livemode,
+                "fingerprint": fingerprint,
+                "active": BankAccount.Status.ACTIVE.value,
+            },
         )
-    if row is None:
-        raise ResourceMissing(f"No such customer: {customer_id[:64]!r}.", param="customerId")
-    return row
+        found = cursor.fetchone()
+    if found is None:
+        raise _no_such_customer(customer_id)
+    customer_pk, default_id, existing_account_id, shared = found
+    return CustomerForNewAccount(customer_pk, default_id, existing_account_id, bool(shared))
+
+
+def _no_such_customer(customer_id: str) -> ResourceMissing:
+    return ResourceMissing(f"No such customer: {customer_id[:64]!r}.", param="customerId")
 
 
 def _set_number(account: BankAccount, number: AccountNumber) -> None:
@@ -156,31 +220,6 @@ def _set_number(account: BankAccount, number: AccountNumber) -> None:
     account.account_number_last4 = number.last4
     account.account_kind = number.kind
     account.entity_code = number.entity_code
-
-
-def _apply_duplicate_rules(account: BankAccount) -> None:
-    """One query for both rules: the same active number on this customer is a 409; on another customer of
-    this merchant and mode it is allowed, and every account with it is flagged for compliance review."""
-    same_number = BankAccount.objects.filter(
-        merchant_id=account.merchant_id,
-        livemode=account.livemode,
-        account_number_fingerprint=account.account_number_fingerprint,
-    ).values_list("pk", "customer_id", "public_id", "status", "needs_review")
-    others_to_flag = []
-    for pk, customer_pk, public_id, status, needs_review in same_number:
-        if customer_pk == account.customer_id:
-            if status == BankAccount.Status.ACTIVE:
-                raise BankAccountExists(
-                    f"This customer already has this account number: {public_id}.",
-                    param="accountNumber",
-                    extra={"bankAccountId": public_id},
-                )
-            continue
-        account.needs_review, account.review_reason = True, SHARED_NUMBER_REASON
-        if not needs_review:
-            others_to_flag.append(pk)
-    if others_to_flag:
-        BankAccount.objects.filter(pk__in=others_to_flag).update(needs_review=True, review_reason=SHARED_NUMBER_REASON)
 
 
 @transaction.atomic

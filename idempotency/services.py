@@ -1,20 +1,26 @@
 """Idempotency-Key for every POST of the API.
 
 Protocol, per (merchant, mode, key), all in the request's one transaction:
-1. Take a transaction-scoped advisory lock on the key without waiting: if another request holds it,
-   that request is still running, and this one gets 409 idempotency_key_in_use.
-2. Holding the lock, look the key up (a new statement, so it sees anything committed before): a
-   stored response is replayed byte for byte with `Idempotent-Replayed: true`, unless it was for a
-   different request (422).
-3. Run the work, and store its 2xx response, as the exact bytes sent, in the same transaction.
+1. In one statement, take a transaction-scoped advisory lock on the key without waiting, and read the
+   key's stored response. If another request holds the lock, it is still running: 409
+   idempotency_key_in_use. A stored response is replayed byte for byte with `Idempotent-Replayed: true`,
+   unless it was for a different request (422).
+2. Run the work, and store its 2xx response, as the exact bytes sent, in the same transaction (the key's
+   row goes out in the request's write batch: see payoutsite.db).
 Any error rolls everything back, key included: a request rejected by validation (or a bug) does not use
-up its key, and a process that dies mid-request leaves nothing behind to clean up. The unique index on
-(merchant, mode, key) is the database's own guard behind the lock.
+up its key, and a process that dies mid-request leaves nothing behind to clean up.
+
+The unique index on (merchant, mode, key) is the guard behind the lock. The read in step 1 sees what was
+committed when its statement began, a moment before the lock is granted; a request with the same key that
+finished in that moment is missed, so this one does the work again, and then fails to store its key: the
+transaction rolls back (nothing it did remains) and runs again (payoutsite.db.retry_on_lost_race), this
+time finding the stored response and replaying it.
 """
 
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import orjson
@@ -25,6 +31,7 @@ from rest_framework.response import Response
 
 from idempotency.models import IdempotencyKey
 from merchants.models import Scope
+from payoutsite import db
 from payoutsite.api.errors import ApiError, Conflict
 from payoutsite.api.renderers import FastJSONRenderer
 
@@ -69,32 +76,36 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 def run_idempotently(
     *, scope: Scope, key: str, method: str, path: str, fingerprint: str, work: Callable[[], Response]
 ) -> HttpResponse:
+    request = (method, path, fingerprint)
+    return db.retry_on_lost_race(lambda: _run_once(scope, key, request, work))
+
+
+def _run_once(scope: Scope, key: str, request: tuple[str, str, str], work: Callable[[], Response]) -> HttpResponse:
     with transaction.atomic():
-        _lock(scope, key)
-        record = (
-            IdempotencyKey.objects.filter(merchant_id=scope.merchant_id, livemode=scope.livemode, key=key)
-            .only("request_method", "request_path", "request_fingerprint", "response_status", "response_body")
-            .first()
-        )
-        if record is not None:
-            if (record.request_method, record.request_path, record.request_fingerprint) != (method, path, fingerprint):
+        stored = _lock_and_find(scope, key)
+        if stored is not None:
+            if stored.request != request:
                 raise IdempotencyMismatch(
                     "This Idempotency-Key was already used for a different request (another body or path).",
                     param="Idempotency-Key",
                 )
-            return replay(record)
-        response = work()
-        body = FastJSONRenderer().render(response.data)
-        IdempotencyKey.objects.create(
-            merchant_id=scope.merchant_id,
-            livemode=scope.livemode,
-            key=key,
-            request_method=method,
-            request_path=path,
-            request_fingerprint=fingerprint,
-            response_status=response.status_code,
-            response_body=body.decode(),
-        )
+            return replay(stored)
+        with db.write_batch():
+            response = work()
+            body = FastJSONRenderer().render(response.data)
+            method, path, fingerprint = request
+            db.insert(
+                IdempotencyKey(
+                    merchant_id=scope.merchant_id,
+                    livemode=scope.livemode,
+                    key=key,
+                    request_method=method,
+                    request_path=path,
+                    request_fingerprint=fingerprint,
+                    response_status=response.status_code,
+                    response_body=body.decode(),
+                )
+            )
         return HttpResponse(body, status=response.status_code, content_type="application/json")
 
 
@@ -105,23 +116,48 @@ def advisory_lock_id(scope: Scope, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _lock(scope: Scope, key: str) -> None:
-    if not connection.features.has_select_for_update:
-        return  # SQLite (make run): one writer at a time already
+@dataclass(frozen=True)
+class StoredResponse:
+    request: tuple[str, str, str]  # method, path, fingerprint
+    status: int
+    body: str
+
+
+# Step 1 of the protocol, in one round trip. SQLite (make run) has no advisory locks, and needs none:
+# it runs one writer at a time.
+LOCK_AND_FIND = {
+    "postgresql": """
+        SELECT pg_try_advisory_xact_lock(%s), k.request_method, k.request_path, k.request_fingerprint,
+               k.response_status, k.response_body
+          FROM (SELECT 1) AS one
+          LEFT JOIN idempotency_idempotencykey k ON k.merchant_id = %s AND k.livemode = %s AND k.key = %s
+    """,
+    "sqlite": """
+        SELECT %s IS NOT NULL, k.request_method, k.request_path, k.request_fingerprint,
+               k.response_status, k.response_body
+          FROM (SELECT 1) AS one
+          LEFT JOIN idempotency_idempotencykey k ON k.merchant_id = %s AND k.livemode = %s AND k.key = %s
+    """,
+}
+
+
+def _lock_and_find(scope: Scope, key: str) -> StoredResponse | None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [advisory_lock_id(scope, key)])
-        (locked,) = cursor.fetchone()
+        cursor.execute(
+            LOCK_AND_FIND[connection.vendor],
+            [advisory_lock_id(scope, key), scope.merchant_id, scope.livemode, key],
+        )
+        locked, method, path, fingerprint, status, body = cursor.fetchone()
     if not locked:
         raise IdempotencyKeyInUse(
             "A request with this Idempotency-Key is still being processed; retry once it has finished.",
             param="Idempotency-Key",
         )
+    return None if method is None else StoredResponse((method, path, fingerprint), status, body)
 
 
-def replay(record: IdempotencyKey) -> HttpResponse:
-    response = HttpResponse(
-        record.response_body.encode(), status=record.response_status, content_type="application/json"
-    )
+def replay(stored: StoredResponse) -> HttpResponse:
+    response = HttpResponse(stored.body.encode(), status=stored.status, content_type="application/json")
     response[REPLAYED_HEADER] = "true"
     return response
 

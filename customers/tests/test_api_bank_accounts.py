@@ -1,5 +1,6 @@
 """/customers/{id}/bank-accounts through HTTP with real keys: the doc's contract, validation, isolation."""
 
+import dataclasses
 import logging
 import re
 
@@ -319,6 +320,30 @@ def test_the_database_row_holds_no_run_of_the_number_beyond_the_last_four(add_ac
 def test_stored_number_decrypts_to_the_number(add_account):
     add_account()
     assert BankAccount.objects.get().account_number() == DOC_ACCOUNT_NUMBER
+
+
+@pytest.mark.postgres
+def test_an_add_that_loses_the_race_answers_409_with_the_winner(api, accounts_path, add_account, monkeypatch):
+    """The duplicate check reads what is committed; an add racing another misses it, and the unique index
+    stops it. Simulated: the first read is blind to the existing account. The request runs again and
+    answers as it would have sequentially."""
+    from customers import services
+
+    existing = add_account()
+    real_read = services._customer_and_same_number
+    reads = []
+
+    def blind_first_read(*args):
+        found = real_read(*args)
+        reads.append(found)
+        return found if len(reads) > 1 else dataclasses.replace(found, existing_account_id=None)
+
+    monkeypatch.setattr(services, "_customer_and_same_number", blind_first_read)
+    response = api.post(accounts_path, DOC_BANK_ACCOUNT)
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["bankAccountId"] == existing["bankAccountId"]
+    assert len(reads) == 2
+    assert BankAccount.objects.count() == 1
 
 
 @pytest.mark.postgres

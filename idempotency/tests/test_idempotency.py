@@ -108,6 +108,29 @@ def test_a_request_that_fails_midway_leaves_no_trace_and_can_be_retried(api, mon
     assert Payout.objects.count() == 1
 
 
+@pytest.mark.postgres
+def test_a_request_that_misses_a_just_finished_twin_replays_it(api, monkeypatch):
+    """The lookup's snapshot can predate the lock by a moment; a twin that finished in that moment is
+    missed (simulated: the first lookup is blind). The work runs again, the key's unique index stops it,
+    everything it wrote is rolled back, and the request runs again, replaying the twin's response."""
+    from idempotency import services
+
+    first = api.post("/payouts", PAYOUT, headers=key("twin"))
+    real_lookup = services._lock_and_find
+    lookups = []
+
+    def blind_first_lookup(*args):
+        lookups.append(real_lookup(*args))
+        return lookups[-1] if len(lookups) > 1 else None
+
+    monkeypatch.setattr(services, "_lock_and_find", blind_first_lookup)
+    second = api.post("/payouts", PAYOUT, headers=key("twin"))
+    assert second.status_code == 201 and second["Idempotent-Replayed"] == "true"
+    assert second.content == first.content
+    assert len(lookups) == 2
+    assert Payout.objects.count() == 1 and IdempotencyKey.objects.count() == 1
+
+
 def test_purge_keeps_a_day(api, merchant):
     api.post("/payouts", PAYOUT, headers=key("old"))
     api.post("/payouts", PAYOUT, headers=key("new"))

@@ -1,5 +1,6 @@
 """Input-serializer building blocks shared by every app: strict objects, metadata, error body schema."""
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,12 @@ class StrictInputSerializer(serializers.Serializer):
     """Rejects unknown and read-only fields instead of silently dropping them, with every error at once."""
 
     read_only_params: tuple[str, ...] = ()
+
+    def get_fields(self):
+        # DRF deep-copies every declared field for each serializer instance, running each field's __init__
+        # again: half the time of validating a payout (~0.2 ms a request). Input fields here are flat (no
+        # child fields) and keep no state but their binding, which bind() sets on each copy.
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
     def run_validation(self, data=serializers.empty):
         if data is not serializers.empty and not isinstance(data, Mapping):

@@ -1,0 +1,87 @@
+"""payoutsite.db: write batches and the lost-race retry."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Customer
+from payoutsite import db
+
+
+def new_customer(merchant, **fields) -> Customer:
+    defaults = {"merchant": merchant, "livemode": False, "type": "individual", "name": "Ana", "country": "AR"}
+    return Customer(**{**defaults, **fields})
+
+
+def stored(customer: Customer) -> dict:
+    row = Customer.objects.get(public_id=customer.public_id)
+    return {**model_to_dict(row, exclude=["id"]), "created_at": row.created_at, "public_id": row.public_id}
+
+
+def test_a_batched_insert_stores_what_save_stores(merchant):
+    saved = new_customer(merchant.merchant, metadata={"ref": "A-1"}, email="ana@example.com")
+    saved.save()
+    with transaction.atomic(), db.write_batch():
+        batched = new_customer(merchant.merchant, metadata={"ref": "A-1"}, email="ana@example.com")
+        db.insert(batched)
+    assert batched.pk is None  # no RETURNING: the public id is the handle
+    expected = {**stored(saved), "public_id": batched.public_id, "created_at": batched.created_at}
+    assert stored(batched) == expected
+
+
+def test_a_batch_is_sent_when_its_block_ends_and_in_one_round_trip(merchant):
+    first, second = new_customer(merchant.merchant), new_customer(merchant.merchant)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        with db.write_batch():
+            db.insert(first)
+            db.insert(second)
+            db.update(Customer.objects.filter(public_id=first.public_id), name="Ana María")
+            queued = len(queries)
+        sent = len(queries)
+    assert queued == 0
+    assert sent == (1 if connection.vendor == "postgresql" else 3)  # SQLite takes one statement per call
+    assert Customer.objects.get(public_id=first.public_id).name == "Ana María"
+    assert Customer.objects.filter(public_id=second.public_id).exists()
+
+
+def test_a_block_that_fails_sends_nothing(merchant):
+    with pytest.raises(RuntimeError), transaction.atomic(), db.write_batch():
+        db.insert(new_customer(merchant.merchant))
+        raise RuntimeError("validation failed after the write was queued")
+    assert not Customer.objects.exists()
+
+
+def test_outside_a_batch_writes_run_at_once_and_get_their_pk(merchant):
+    customer = new_customer(merchant.merchant)
+    db.insert(customer)
+    assert customer.pk is not None
+    db.update(Customer.objects.filter(pk=customer.pk), name="Now")
+    assert Customer.objects.get(pk=customer.pk).name == "Now"
+
+
+@pytest.mark.postgres
+def test_only_a_lost_race_to_a_unique_index_runs_again(merchant):
+    customer = new_customer(merchant.merchant)
+    customer.save()
+    attempts = []
+
+    def insert_the_same_public_id_again():
+        attempts.append(1)
+        with transaction.atomic():
+            new_customer(merchant.merchant, public_id=customer.public_id).save()
+
+    with pytest.raises(IntegrityError):
+        db.retry_on_lost_race(insert_the_same_public_id_again)
+    assert len(attempts) == 2  # ran again once, then gave up: the second error is the caller's
+
+    attempts.clear()
+
+    def break_a_check_constraint():
+        attempts.append(1)
+        with transaction.atomic():
+            new_customer(merchant.merchant, name="").save()
+
+    with pytest.raises(IntegrityError):
+        db.retry_on_lost_race(break_a_check_constraint)
+    assert len(attempts) == 1  # not a race: no second run
