@@ -25,7 +25,7 @@ def customer_create(
     email: str | None = None,
     metadata: dict[str, str] | None = None,
 ) -> Customer:
-    return Customer.objects.create(
+    customer = Customer(
         merchant_id=scope.merchant_id,
         livemode=scope.livemode,
         type=type,
@@ -34,6 +34,8 @@ def customer_create(
         email=email or "",
         metadata=metadata or {},
     )
+    db.insert(customer)  # in the API, with the request's other writes (payoutsite.db)
+    return customer
 
 
 def merge_metadata(current: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
@@ -99,9 +101,6 @@ class BankAccountExists(Conflict):
 SHARED_NUMBER_REASON = "Account number also belongs to another customer of this merchant."
 
 
-# No savepoint: inside a request's transaction this joins it (an error rolls the request back);
-# called alone (a command) it is its own transaction.
-@transaction.atomic(savepoint=False)
 def bank_account_add(
     *,
     scope: Scope,
@@ -113,11 +112,11 @@ def bank_account_add(
 ) -> BankAccount:
     """Add an account to the scope's customer; its first account that can receive payouts becomes the default.
 
-    One read (the customer, and who else has this number), then the writes. Nothing is locked: two adds of
-    one number to one customer racing each other both pass the duplicate check, and the partial unique
-    index on (customer, fingerprint) stops the second at its INSERT (the API then runs that request
-    again, and it answers 409: see payoutsite.db). The default is set only where it is still empty, so of
-    two first accounts racing, the first to commit becomes the default.
+    One read (the customer, and who has this number), then the writes, together (payoutsite.db). Nothing
+    is locked: two adds of one number to one customer racing each other both pass the duplicate check,
+    and the partial unique index on (customer, fingerprint) stops the second (the API then runs that
+    request again, and it answers 409). The default is set only where it is still empty, so of two first
+    accounts racing, the first to commit becomes the default.
     """
     account = BankAccount(
         merchant_id=scope.merchant_id,
@@ -136,20 +135,21 @@ def bank_account_add(
             param="accountNumber",
             extra={"bankAccountId": found.existing_account_id},
         )
-    if found.shared:
-        # Allowed, and every account with this number is flagged for compliance review.
-        account.needs_review, account.review_reason = True, SHARED_NUMBER_REASON
-        db.update(
-            _same_number(account).exclude(customer_id=found.customer_pk).filter(needs_review=False),
-            needs_review=True,
-            review_reason=SHARED_NUMBER_REASON,
-        )
-    db.insert(account)
-    if found.default_id is None and account.can_receive_payouts:
-        db.update(
-            Customer.objects.filter(pk=found.customer_pk, default_bank_account__isnull=True),
-            default_bank_account_id=account.public_id,
-        )
+    with db.write_batch():
+        if found.shared:
+            # Allowed, and every account with this number is flagged for compliance review.
+            account.needs_review, account.review_reason = True, SHARED_NUMBER_REASON
+            db.update(
+                _same_number(account).exclude(customer_id=found.customer_pk).filter(needs_review=False),
+                needs_review=True,
+                review_reason=SHARED_NUMBER_REASON,
+            )
+        db.insert(account)
+        if found.default_id is None and account.can_receive_payouts:
+            db.update(
+                Customer.objects.filter(pk=found.customer_pk, default_bank_account__isnull=True),
+                default_bank_account_id=account.public_id,
+            )
     return account
 
 

@@ -63,7 +63,7 @@ class CustomerViewSet(ApiViewSet):
         request=CustomerCreateInput,
         responses={201: CustomerOutput, **error_responses(WRITE)},
     )
-    @idempotent
+    @idempotent(batched=True)
     def create(self, request):
         data = _validated(CustomerCreateInput, request.data)
         customer = services.customer_create(scope=request_scope(request), **data)
@@ -122,7 +122,7 @@ class BankAccountViewSet(ApiViewSet):
         request=BankAccountCreateInput,
         responses={201: BankAccountOutput, **error_responses(WRITE_ONE_CONFLICT)},
     )
-    @idempotent
+    @idempotent(batched=True)
     def create(self, request, customerId: str):
         data = _validated(BankAccountCreateInput, request.data)
         for fixed in ("country", "currency", "rail"):

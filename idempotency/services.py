@@ -1,20 +1,24 @@
 """Idempotency-Key for every POST of the API.
 
-Protocol, per (merchant, mode, key), all in the request's one transaction:
-1. In one statement, take a transaction-scoped advisory lock on the key without waiting, and read the
-   key's stored response. If another request holds the lock, it is still running: 409
-   idempotency_key_in_use. A stored response is replayed byte for byte with `Idempotent-Replayed: true`,
-   unless it was for a different request (422).
-2. Run the work, and store its 2xx response, as the exact bytes sent, in the same transaction (the key's
-   row goes out in the request's write batch: see payoutsite.db).
-Any error rolls everything back, key included: a request rejected by validation (or a bug) does not use
-up its key, and a process that dies mid-request leaves nothing behind to clean up.
+Per (merchant, mode, key):
+1. In one statement, read the key's stored response and, when there is none, take an advisory lock on the
+   key without waiting. A stored response is replayed byte for byte with `Idempotent-Replayed: true`,
+   unless it was for a different request (422). A lock held elsewhere means that request is still
+   running: 409 idempotency_key_in_use.
+2. Run the work, and store its 2xx response, as the exact bytes sent, with the work's own writes, all or
+   nothing: a request rejected by validation (or a bug) does not use up its key, and a process that dies
+   mid-request leaves nothing behind to clean up.
+
+Two ways to run it. Work that writes only through its write batch (creating customers, bank accounts,
+payouts: payoutsite.db) runs without an explicit transaction: the lock is the session's, and the batch
+ends with the key's row and the unlock, all in the batch's one transaction; an error releases the lock
+on the way out. Other work (cancel, which locks the payout row) runs in a transaction, under a
+transaction-scoped lock.
 
 The unique index on (merchant, mode, key) is the guard behind the lock. The read in step 1 sees what was
-committed when its statement began, a moment before the lock is granted; a request with the same key that
-finished in that moment is missed, so this one does the work again, and then fails to store its key: the
-transaction rolls back (nothing it did remains) and runs again (payoutsite.db.retry_on_lost_race), this
-time finding the stored response and replaying it.
+committed when its statement began; a request with the same key that finished a moment before the lock
+was granted is missed, so this one does the work again, and then fails to store its key: its writes
+roll back, and it runs again (payoutsite.db.retry_on_lost_race), this time replaying the stored response.
 """
 
 import hashlib
@@ -74,39 +78,75 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 def run_idempotently(
-    *, scope: Scope, key: str, method: str, path: str, fingerprint: str, work: Callable[[], Response]
+    *,
+    scope: Scope,
+    key: str,
+    method: str,
+    path: str,
+    fingerprint: str,
+    work: Callable[[], Response],
+    batched: bool,
 ) -> HttpResponse:
     request = (method, path, fingerprint)
-    return db.retry_on_lost_race(lambda: _run_once(scope, key, request, work))
+    run = _run_batched if batched else _run_in_transaction
+    return db.retry_on_lost_race(lambda: run(scope, key, request, work))
 
 
-def _run_once(scope: Scope, key: str, request: tuple[str, str, str], work: Callable[[], Response]) -> HttpResponse:
+def _run_batched(scope: Scope, key: str, request: tuple, work: Callable[[], Response]) -> HttpResponse:
+    stored = _find(scope, key, lock=SESSION_LOCK)
+    if stored is not None:
+        return _replay_if_same(stored, request)
+    released = False
+    try:
+        with db.write_batch():
+            with db.batch_only():
+                response = work()
+            body = _store(scope, key, request, response)
+            if connection.vendor == "postgresql":
+                db.execute("SELECT pg_advisory_unlock(%s)", (advisory_lock_id(scope, key),))
+        released = True
+    finally:
+        if not released:
+            _unlock(scope, key)
+    return HttpResponse(body, status=response.status_code, content_type="application/json")
+
+
+def _run_in_transaction(scope: Scope, key: str, request: tuple, work: Callable[[], Response]) -> HttpResponse:
     with transaction.atomic():
-        stored = _lock_and_find(scope, key)
+        stored = _find(scope, key, lock=TRANSACTION_LOCK)
         if stored is not None:
-            if stored.request != request:
-                raise IdempotencyMismatch(
-                    "This Idempotency-Key was already used for a different request (another body or path).",
-                    param="Idempotency-Key",
-                )
-            return replay(stored)
+            return _replay_if_same(stored, request)
         with db.write_batch():
             response = work()
-            body = FastJSONRenderer().render(response.data)
-            method, path, fingerprint = request
-            db.insert(
-                IdempotencyKey(
-                    merchant_id=scope.merchant_id,
-                    livemode=scope.livemode,
-                    key=key,
-                    request_method=method,
-                    request_path=path,
-                    request_fingerprint=fingerprint,
-                    response_status=response.status_code,
-                    response_body=body.decode(),
-                )
-            )
-        return HttpResponse(body, status=response.status_code, content_type="application/json")
+            body = _store(scope, key, request, response)
+    return HttpResponse(body, status=response.status_code, content_type="application/json")
+
+
+def _store(scope: Scope, key: str, request: tuple, response: Response) -> bytes:
+    body = FastJSONRenderer().render(response.data)
+    method, path, fingerprint = request
+    db.insert(
+        IdempotencyKey(
+            merchant_id=scope.merchant_id,
+            livemode=scope.livemode,
+            key=key,
+            request_method=method,
+            request_path=path,
+            request_fingerprint=fingerprint,
+            response_status=response.status_code,
+            response_body=body.decode(),
+        )
+    )
+    return body
+
+
+def _replay_if_same(stored: "StoredResponse", request: tuple) -> HttpResponse:
+    if stored.request != request:
+        raise IdempotencyMismatch(
+            "This Idempotency-Key was already used for a different request (another body or path).",
+            param="Idempotency-Key",
+        )
+    return replay(stored)
 
 
 def advisory_lock_id(scope: Scope, key: str) -> int:
@@ -123,30 +163,35 @@ class StoredResponse:
     body: str
 
 
-# Step 1 of the protocol, in one round trip. SQLite (make run) has no advisory locks, and needs none:
-# it runs one writer at a time.
-LOCK_AND_FIND = {
-    "postgresql": """
-        SELECT pg_try_advisory_xact_lock(%s), k.request_method, k.request_path, k.request_fingerprint,
-               k.response_status, k.response_body
+# Step 1, in one round trip: the stored response, and the lock when there is none. SQLite (make run) has no
+# advisory locks and needs none: it runs one writer at a time.
+SESSION_LOCK, TRANSACTION_LOCK = "session", "transaction"
+FIND_AND_LOCK = {
+    ("postgresql", SESSION_LOCK): """
+        SELECT CASE WHEN k.key IS NULL THEN pg_try_advisory_lock(%s) ELSE TRUE END,
+               k.request_method, k.request_path, k.request_fingerprint, k.response_status, k.response_body
           FROM (SELECT 1) AS one
           LEFT JOIN idempotency_idempotencykey k ON k.merchant_id = %s AND k.livemode = %s AND k.key = %s
     """,
-    "sqlite": """
-        SELECT %s IS NOT NULL, k.request_method, k.request_path, k.request_fingerprint,
-               k.response_status, k.response_body
+    ("postgresql", TRANSACTION_LOCK): """
+        SELECT CASE WHEN k.key IS NULL THEN pg_try_advisory_xact_lock(%s) ELSE TRUE END,
+               k.request_method, k.request_path, k.request_fingerprint, k.response_status, k.response_body
           FROM (SELECT 1) AS one
           LEFT JOIN idempotency_idempotencykey k ON k.merchant_id = %s AND k.livemode = %s AND k.key = %s
     """,
 }
+FIND_ONLY = """
+    SELECT %s IS NOT NULL, k.request_method, k.request_path, k.request_fingerprint, k.response_status,
+           k.response_body
+      FROM (SELECT 1) AS one
+      LEFT JOIN idempotency_idempotencykey k ON k.merchant_id = %s AND k.livemode = %s AND k.key = %s
+"""
 
 
-def _lock_and_find(scope: Scope, key: str) -> StoredResponse | None:
+def _find(scope: Scope, key: str, *, lock: str) -> StoredResponse | None:
+    statement = FIND_AND_LOCK.get((connection.vendor, lock), FIND_ONLY)
     with connection.cursor() as cursor:
-        cursor.execute(
-            LOCK_AND_FIND[connection.vendor],
-            [advisory_lock_id(scope, key), scope.merchant_id, scope.livemode, key],
-        )
+        cursor.execute(statement, [advisory_lock_id(scope, key), scope.merchant_id, scope.livemode, key])
         locked, method, path, fingerprint, status, body = cursor.fetchone()
     if not locked:
         raise IdempotencyKeyInUse(
@@ -154,6 +199,12 @@ def _lock_and_find(scope: Scope, key: str) -> StoredResponse | None:
             param="Idempotency-Key",
         )
     return None if method is None else StoredResponse((method, path, fingerprint), status, body)
+
+
+def _unlock(scope: Scope, key: str) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [advisory_lock_id(scope, key)])
 
 
 def replay(stored: StoredResponse) -> HttpResponse:

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.accounts import AccountNumber
-from customers.models import BankAccount, Customer
+from customers.models import BankAccount
 from customers.selectors import customers_in_scope
 from merchants.models import Scope
 from payouts.models import Payout, PayoutEvent
@@ -169,8 +169,9 @@ def _account(
     return _destination(customer_id, rows[0])
 
 
-# No savepoint: joins the caller's transaction (the idempotent request's), or is its own when alone.
-@transaction.atomic(savepoint=False)
+SET_LAST_OUT = "UPDATE customers_customer SET last_out = %s WHERE public_id = %s"
+
+
 def payout_create(
     *,
     scope: Scope,
@@ -203,9 +204,10 @@ def payout_create(
         metadata=metadata or {},
         updated_at=now,
     )
-    db.insert(payout)  # in the API, with the request's other last writes (payoutsite.db)
-    if target.customer_id is not None:
-        db.update(Customer.objects.filter(public_id=target.customer_id), last_out=now)
+    with db.write_batch():  # one transaction, and in the API the request's one round trip of writes
+        db.insert(payout)
+        if target.customer_id is not None:
+            db.execute(SET_LAST_OUT, (now, target.customer_id))
     return payout
 
 

@@ -52,7 +52,7 @@ class PayoutViewSet(ApiViewSet):
         request=PayoutCreateInput,
         responses={201: PayoutOutput, **error_responses((400, 401, 409, 413, 415, 422))},
     )
-    @idempotent
+    @idempotent(batched=True)
     def create(self, request):
         serializer = PayoutCreateInput(data=request.data)
         serializer.is_valid(raise_exception=True)

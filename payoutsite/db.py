@@ -1,19 +1,23 @@
 """Database helpers for the API's write paths.
 
 Write batches. On a write request most of the time is round trips to PostgreSQL, not work done there. A
-request's last writes rarely need an answer back (ids are made in Python, and the response is built from
-the objects in hand), so `write_batch()` collects them and sends them as one multi-statement query when the
-block ends, inside the caller's transaction: one round trip instead of one per statement. Statements run
-in order and in the same transaction, so an error in any of them still rolls the whole request back. What
-a batch defers cannot be read back before the block ends; use it for a request's final writes only.
-Outside a batch (commands, the admin, the worker) `insert` and `update` run at once.
+request's writes rarely need an answer back (ids are made in Python, and the response is built from the
+objects in hand), so `write_batch()` collects them and sends them as one multi-statement query when the
+block ends. That query is one transaction by itself: PostgreSQL runs the statements of one simple-query
+message as a single implicit transaction (inside an explicit transaction, it simply joins it). So a request
+that reads, then writes only through a batch, needs no BEGIN and no COMMIT round trips, and still writes
+all or nothing. A batch inside a batch joins it. What a batch defers cannot be read back before the block
+ends. Outside a batch (commands, the admin, the worker) `insert`, `update` and `execute` run at once.
 
 Deferred writes go through the ORM's own SQL compiler, but not through Model.save(): no model signals.
 
+`batch_only()` guards that promise: inside it, a write sent outside the batch raises, so a change that
+would split a request's writes into several transactions fails its tests instead of landing.
+
 Lost races. The database's unique indexes are the last guard of every "only once" rule. A request that
 loses a race to one (two parallel requests with the same Idempotency-Key, or adding the same account number
-to one customer) gets an IntegrityError at commit time; `retry_on_lost_race` runs it again, once, in a new
-transaction, where the checks see the winner and answer as they would have sequentially.
+to one customer) gets an IntegrityError when its writes are sent; `retry_on_lost_race` runs it again, once,
+where the checks see the winner and answer as they would have sequentially.
 """
 
 from collections.abc import Callable, Iterator
@@ -22,32 +26,47 @@ from contextvars import ContextVar
 from functools import cache
 
 from django.core.exceptions import EmptyResultSet
-from django.db import IntegrityError, connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import sql
 
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE for unique_violation
+WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
 
 _batch: ContextVar[list[tuple[str, tuple]] | None] = ContextVar("write_batch", default=None)
 
 
 @contextmanager
 def write_batch() -> Iterator[None]:
+    if _batch.get() is not None:  # joins the enclosing batch
+        yield
+        return
     statements: list[tuple[str, tuple]] = []
     token = _batch.set(statements)
     try:
         yield
     finally:
         _batch.reset(token)
-    _send(statements)  # only when the block succeeded: an error rolls back, and nothing is left to send
+    _send(statements)  # only when the block succeeded: after an error there is nothing to undo
 
 
 def _send(statements: list[tuple[str, tuple]]) -> None:
     if not statements:
         return
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        # Inside someone's transaction (a command's, a test's), a savepoint lets a lost race undo just
+        # this batch; SQLite (make run) needs a transaction to write several statements atomically.
+        with transaction.atomic():
+            _execute(statements)
+    else:
+        _execute(statements)  # one simple-query message: one transaction (see above)
+
+
+def _execute(statements: list[tuple[str, tuple]]) -> None:
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(statements) > 1:
-            # psycopg2 binds parameters client-side, so this is one simple-query message, run in order.
-            cursor.execute(";\n".join(s for s, _ in statements), [p for _, params in statements for p in params])
+        if connection.vendor == "postgresql":
+            # psycopg2 binds parameters client-side, so this is one message, its statements run in order.
+            statement = ";\n".join(s for s, _ in statements)
+            cursor.execute(statement, [p for _, params in statements for p in params])
         else:
             for statement, params in statements:  # SQLite takes one statement per call
                 cursor.execute(statement, params)
@@ -83,6 +102,11 @@ def _insert_statement(model: type[models.Model]) -> tuple[str, tuple[models.Fiel
     return statement, fields
 
 
+def execute(statement: str, params: tuple) -> None:
+    """A write written as SQL, batched like the others."""
+    _run(statement, params)
+
+
 def update(queryset: models.QuerySet, **values) -> None:
     """queryset.update(**values), without the count of rows changed."""
     query = queryset.query.chain(sql.UpdateQuery)
@@ -95,12 +119,29 @@ def update(queryset: models.QuerySet, **values) -> None:
         _run(statement, tuple(params))
 
 
+class WriteOutsideBatch(RuntimeError):
+    """A write sent on its own where a request promised to write only through its batch."""
+
+
+@contextmanager
+def batch_only() -> Iterator[None]:
+    """Reads run as they come; any write sent before the batch is refused (see the module doc)."""
+
+    def refuse_writes(execute, statement, params, many, context):
+        if statement.lstrip()[:6].upper() in WRITE_VERBS:
+            raise WriteOutsideBatch(f"write outside the request's batch: {statement[:80]}")
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(refuse_writes):
+        yield
+
+
 def is_unique_violation(error: IntegrityError) -> bool:
     return getattr(error.__cause__, "pgcode", None) == UNIQUE_VIOLATION
 
 
 def retry_on_lost_race[T](run: Callable[[], T]) -> T:
-    """Run a transaction; if it lost a race to a unique index, run it once more (see the module doc)."""
+    """Run a request's work; if it lost a race to a unique index, run it once more (see the module doc)."""
     try:
         return run()
     except IntegrityError as error:

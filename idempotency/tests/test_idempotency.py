@@ -116,14 +116,14 @@ def test_a_request_that_misses_a_just_finished_twin_replays_it(api, monkeypatch)
     from idempotency import services
 
     first = api.post("/payouts", PAYOUT, headers=key("twin"))
-    real_lookup = services._lock_and_find
+    real_lookup = services._find
     lookups = []
 
-    def blind_first_lookup(*args):
-        lookups.append(real_lookup(*args))
+    def blind_first_lookup(*args, **kwargs):
+        lookups.append(real_lookup(*args, **kwargs))
         return lookups[-1] if len(lookups) > 1 else None
 
-    monkeypatch.setattr(services, "_lock_and_find", blind_first_lookup)
+    monkeypatch.setattr(services, "_find", blind_first_lookup)
     second = api.post("/payouts", PAYOUT, headers=key("twin"))
     assert second.status_code == 201 and second["Idempotent-Replayed"] == "true"
     assert second.content == first.content
@@ -177,12 +177,40 @@ def test_a_request_while_the_first_is_running_gets_409():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("outcome", ["created", "rejected", "crashed"])
+def test_a_finished_request_leaves_its_key_unlocked(outcome, monkeypatch):
+    """Creations hold the key's lock at session level (no explicit transaction): whatever the outcome, it
+    must be released when the request ends, or the key would answer 409 on that connection forever."""
+    from payouts import services
+
+    merchant = make_merchant("Unlock")
+    api = ApiClient(merchant.test)
+    if outcome == "crashed":
+        monkeypatch.setattr(services, "payout_create", lambda **kwargs: 1 / 0)
+        api.client.raise_request_exception = False
+    body = {**PAYOUT, "amount": 5000} if outcome == "rejected" else PAYOUT
+    response = api.post("/payouts", body, headers=key("k"))
+    assert response.status_code == {"created": 201, "rejected": 400, "crashed": 500}[outcome]
+    lock_id = advisory_lock_id(merchant.test_key.scope, "k")
+
+    def lock_is_free() -> bool:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
+            return cursor.fetchone()[0]
+
+    assert run_at_once(1, lock_is_free) == [True]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_n_threads_one_key_make_exactly_one_payout():
     """Eight threads send the same POST /payouts with one key at once: one payout; every answer is a 201
     (the first, or a replay of it) or a 409 while it runs; every 201 names the same payout.
 
-    Checked by hand: without the advisory lock (idempotency.services._lock), this test fails: several
-    payouts are created, or the unique index turns the losers into 500s."""
+    The guards: the key's lock (409 while the first runs), and behind it the key's unique index with the
+    lost-race retry (payoutsite.db). Checked by hand: without the lock and the retry, this test fails
+    (the unique index turns the losers into 500s); without the lock alone it passes, by design, and
+    test_a_request_while_the_first_is_running_gets_409 fails instead."""
     merchant = make_merchant("Threads")
 
     def send():

@@ -19,22 +19,28 @@ class ApiViewSet(viewsets.ViewSet):
         has_post = bool(actions and "post" in actions)
         view = super().as_view(actions, request_is_atomic=not has_post, **initkwargs)
         if has_post:
-            # A POST commits its Idempotency-Key row before its work starts (see idempotency.services),
-            # so it cannot run inside the request-wide transaction; @idempotent opens its own.
+            # A POST decides its own transactions (@idempotent): its writes and its Idempotency-Key row
+            # commit together, and creations need no explicit transaction at all.
             view = transaction.non_atomic_requests(view)
         return view
 
 
-def idempotent(action):
-    """For POST actions: honour an Idempotency-Key header; without one, run in one transaction. Either way
-    the action's last writes go out in one batch, and a request that loses a race to a unique index runs
-    once more (payoutsite.db)."""
+def idempotent(action=None, *, batched: bool = False):
+    """For POST actions: honour an Idempotency-Key header (idempotency.services). batched=True for
+    actions that write only through their write batch: they run without an explicit transaction (no
+    BEGIN/COMMIT round trips), their writes one transaction by themselves (payoutsite.db); the others
+    run in a transaction. Either way a request that loses a race to a unique index runs once more."""
+    if action is None:
+        return lambda action: idempotent(action, batched=batched)
 
     @wraps(action)
     def wrapper(view, request, *args, **kwargs):
+        def work():
+            return action(view, request, *args, **kwargs)
+
         raw_key = request.META.get("HTTP_IDEMPOTENCY_KEY")
         if raw_key is None:
-            return db.retry_on_lost_race(lambda: _in_one_transaction(action, view, request, *args, **kwargs))
+            return db.retry_on_lost_race(lambda: _batched(work) if batched else _in_one_transaction(work))
         key = parse_key(raw_key)
         method, path = request.method, request.path
         body = request.body  # the raw bytes (Django caches them); DRF parses the same bytes afterwards
@@ -44,13 +50,20 @@ def idempotent(action):
             method=method,
             path=path,
             fingerprint=request_fingerprint(method, path, body),
-            work=lambda: action(view, request, *args, **kwargs),
+            work=work,
+            batched=batched,
         )
 
     wrapper.idempotent = True
     return wrapper
 
 
-def _in_one_transaction(action, view, request, *args, **kwargs):
+def _batched(work):
+    with db.write_batch():
+        with db.batch_only():
+            return work()
+
+
+def _in_one_transaction(work):
     with transaction.atomic(), db.write_batch():
-        return action(view, request, *args, **kwargs)
+        return work()

@@ -5,6 +5,7 @@ from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
+from conftest import make_merchant
 from customers.models import Customer
 from payoutsite import db
 
@@ -30,9 +31,11 @@ def test_a_batched_insert_stores_what_save_stores(merchant):
     assert stored(batched) == expected
 
 
-def test_a_batch_is_sent_when_its_block_ends_and_in_one_round_trip(merchant):
-    first, second = new_customer(merchant.merchant), new_customer(merchant.merchant)
-    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_batch_is_one_round_trip_and_one_transaction():
+    merchant = make_merchant().merchant
+    first, second = new_customer(merchant), new_customer(merchant)
+    with CaptureQueriesContext(connection) as queries:
         with db.write_batch():
             db.insert(first)
             db.insert(second)
@@ -40,9 +43,38 @@ def test_a_batch_is_sent_when_its_block_ends_and_in_one_round_trip(merchant):
             queued = len(queries)
         sent = len(queries)
     assert queued == 0
-    assert sent == (1 if connection.vendor == "postgresql" else 3)  # SQLite takes one statement per call
+    if connection.vendor == "postgresql":  # SQLite takes one statement per call, in a transaction
+        assert sent == 1
     assert Customer.objects.get(public_id=first.public_id).name == "Ana María"
     assert Customer.objects.filter(public_id=second.public_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_fails_halfway_writes_nothing():
+    merchant = make_merchant().merchant
+    kept_out = new_customer(merchant)
+    with pytest.raises(IntegrityError), db.write_batch():
+        db.insert(kept_out)
+        db.insert(new_customer(merchant, name=""))  # breaks customer_name_not_blank
+    assert not Customer.objects.filter(public_id=kept_out.public_id).exists()
+
+
+def test_inside_a_transaction_a_failed_batch_undoes_only_itself(merchant):
+    with transaction.atomic():
+        before = new_customer(merchant.merchant)
+        before.save()
+        with pytest.raises(IntegrityError), db.write_batch():
+            db.insert(new_customer(merchant.merchant, name=""))
+        assert Customer.objects.filter(pk=before.pk).exists()  # the transaction is still usable
+
+
+def test_batch_only_refuses_a_write_sent_outside_the_batch(merchant):
+    with pytest.raises(db.WriteOutsideBatch), transaction.atomic(), db.write_batch(), db.batch_only():
+        new_customer(merchant.merchant).save()
+    with db.write_batch(), db.batch_only():
+        db.insert(new_customer(merchant.merchant))  # queued, sent after batch_only ends
+        assert Customer.objects.count() == 0  # reads are fine
+    assert Customer.objects.count() == 1
 
 
 def test_a_block_that_fails_sends_nothing(merchant):

@@ -21,7 +21,8 @@ FUZZ_SECRET = "sk_test_" + "Fuzz" * 10
 # Rejections OpenAPI 3.0 cannot express: a well-formed id that is not one of this merchant's (a cursor,
 # a customer, an account, a default; a customer without a default account), both cursors at once, rules
 # on metadata keys (3.0 has no propertyNames), check digits (CBU blocks, CUIT/CUIL), and NUL characters in
-# strings (PostgreSQL text cannot hold them; a pattern on every string field would only clutter the schema).
+# strings (PostgreSQL text cannot hold them; a pattern on every string field would only clutter the schema),
+# and names that are only whitespace once trimmed (Python's whitespace, e.g. \x1f, is not a regex's \s).
 # Every other 400 on a schema-valid request is a bug.
 SCHEMA_INEXPRESSIBLE = {
     "cursor_invalid",
@@ -37,6 +38,7 @@ SCHEMA_INEXPRESSIBLE = {
     "no_default_bank_account",
     "destination_mismatch",
     "parameter_invalid_characters",
+    "parameter_blank",
     "amount_too_large",  # PAYOUT_MAX_AMOUNT is configuration; a string's numeric maximum is not expressible
 }
 
