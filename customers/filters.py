@@ -27,6 +27,7 @@ class CustomerFilter(FilterSet):
     email = EmailFilter(field_name="email", lookup_expr="exact", max_length=254)
     type = ChoiceFilter(choices=Customer.Type.choices)
     country = CountryFilter()
+    externalId = CharFilter(field_name="external_id", lookup_expr="exact", max_length=128)
 
     class Meta:
         model = Customer

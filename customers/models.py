@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from merchants.models import Merchant
+from merchants.models import Merchant, Scope
 from payoutsite.api.ids import new_public_id
 from payoutsite.crypto import decrypt
 
@@ -35,6 +35,8 @@ class Customer(models.Model):
     email = models.EmailField(max_length=254, blank=True, default="")  # "" = none; the API shows null
     country = models.CharField(max_length=2)
     metadata = models.JSONField(default=dict, blank=True)
+    # The merchant's own id for the customer ("" = none): unique per merchant and mode, how imports match.
+    external_id = models.CharField(max_length=128, blank=True, default="")
     last_out = models.DateTimeField(null=True, blank=True, editable=False)
     # Keyed on the account's public id, so the API shows it without a join on every list page.
     default_bank_account = models.ForeignKey(
@@ -58,12 +60,21 @@ class Customer(models.Model):
         constraints = [
             # A constraint rather than unique=True: no extra LIKE index on PostgreSQL, one less index per insert.
             models.UniqueConstraint(fields=["public_id"], name="customer_public_id_unique"),
+            models.UniqueConstraint(
+                fields=["merchant", "livemode", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="customer_external_id_unique",
+            ),
             models.CheckConstraint(condition=models.Q(type__in=["individual", "business"]), name="customer_type_valid"),
             models.CheckConstraint(condition=~models.Q(name=""), name="customer_name_not_blank"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(merchant_id=self.merchant_id, livemode=self.livemode)
 
 
 class BankAccount(models.Model):

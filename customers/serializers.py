@@ -57,6 +57,15 @@ class NameField(StrictCharField):
         super().__init__(max_length=200, trim_whitespace=True, **kwargs)
 
 
+class ExternalIdField(StrictCharField):
+    """The merchant's own id for the customer: 1 to 128 characters, unique per merchant and mode."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            source="external_id", min_length=1, max_length=128, trim_whitespace=False, allow_null=True, **kwargs
+        )
+
+
 class CustomerCreateInput(StrictInputSerializer):
     read_only_params = CUSTOMER_READ_ONLY
 
@@ -64,6 +73,7 @@ class CustomerCreateInput(StrictInputSerializer):
     name = NameField()
     country = CountryField()
     email = EmailField(required=False, allow_null=True)
+    externalId = ExternalIdField(required=False)
     metadata = MetadataField(required=False)
 
 
@@ -72,6 +82,7 @@ class CustomerUpdateInput(StrictInputSerializer):
 
     name = NameField(required=False)
     email = EmailField(required=False, allow_null=True)
+    externalId = ExternalIdField(required=False, help_text="null removes it.")
     metadata = MetadataField(required=False, allow_unset=True)
     defaultBankAccountId = PublicIdField(
         "ba",
@@ -90,6 +101,7 @@ class CustomerOutput(serializers.Serializer):
     name = serializers.CharField()
     email = serializers.CharField(allow_null=True)
     country = serializers.CharField()
+    externalId = serializers.CharField(allow_null=True, help_text="The merchant's own id for this customer.")
     defaultBankAccountId = serializers.CharField(allow_null=True)
     metadata = serializers.DictField(child=serializers.CharField())
     createdAt = serializers.DateTimeField()
@@ -108,6 +120,7 @@ CUSTOMER_FIELDS = (
     "name",
     "email",
     "country",
+    "external_id",
     "default_bank_account_id",
     "metadata",
     "created_at",
@@ -131,6 +144,7 @@ def customer_representation(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "email": row["email"] or None,
         "country": row["country"],
+        "externalId": row["external_id"] or None,
         "defaultBankAccountId": row["default_bank_account_id"],
         "metadata": row["metadata"],
         "createdAt": iso_utc(row["created_at"]),

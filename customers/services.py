@@ -1,12 +1,13 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
+from customers.selectors import customers_in_scope
 from merchants.models import Scope
 from payoutsite import crypto, db
 from payoutsite.api.errors import Conflict, InvalidParameters, ResourceMissing
@@ -16,6 +17,10 @@ from payoutsite.api.serializers import METADATA_MAX_KEYS
 UNSET: Any = object()
 
 
+class CustomerExternalIdExists(Conflict):
+    code = "customer_external_id_exists"
+
+
 def customer_create(
     *,
     scope: Scope,
@@ -23,8 +28,13 @@ def customer_create(
     name: str,
     country: str,
     email: str | None = None,
+    external_id: str | None = None,
     metadata: dict[str, str] | None = None,
 ) -> Customer:
+    """A new customer. externalId is unique per merchant and mode: a taken one is a 409 naming its
+    customer (two creates racing for one are decided by the unique index: see payoutsite.db)."""
+    if external_id is not None:
+        _refuse_taken_external_id(scope, external_id)
     customer = Customer(
         merchant_id=scope.merchant_id,
         livemode=scope.livemode,
@@ -32,10 +42,26 @@ def customer_create(
         name=name,
         country=country,
         email=email or "",
+        external_id=external_id or "",
         metadata=metadata or {},
     )
     db.insert(customer)  # in the API, with the request's other writes (payoutsite.db)
     return customer
+
+
+def _refuse_taken_external_id(scope: Scope, external_id: str, *, other_than: int | None = None) -> None:
+    taken = (
+        customers_in_scope(scope=scope)
+        .filter(external_id=external_id)
+        .exclude(pk=other_than)
+        .values_list("public_id", flat=True)[:1]
+    )
+    for customer_id in taken:
+        raise CustomerExternalIdExists(
+            f"Another customer already has this externalId: {customer_id}.",
+            param="externalId",
+            extra={"customerId": customer_id},
+        )
 
 
 def merge_metadata(current: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
@@ -57,11 +83,17 @@ def customer_update(
     customer: Customer,
     name: str = UNSET,
     email: str | None = UNSET,
+    external_id: str | None = UNSET,
     metadata: dict[str, str | None] = UNSET,
     default_bank_account_id: str | None = UNSET,
 ) -> Customer:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     changed = []
+    if external_id is not UNSET:
+        if external_id is not None:
+            _refuse_taken_external_id(customer.scope, external_id, other_than=customer.pk)
+        customer.external_id = external_id or ""
+        changed.append("external_id")
     if name is not UNSET:
         customer.name = name
         changed.append("name")
@@ -75,8 +107,20 @@ def customer_update(
         customer.default_bank_account = _default_candidate(customer, default_bank_account_id)
         changed.append("default_bank_account")
     if changed:
-        customer.save(update_fields=changed)
+        _save_customer(customer, changed)
     return customer
+
+
+def _save_customer(customer: Customer, changed: list[str]) -> None:
+    if "external_id" not in changed or not customer.external_id:
+        customer.save(update_fields=changed)
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a lost race for the externalId still gets its 409
+            customer.save(update_fields=changed)
+    except IntegrityError:
+        _refuse_taken_external_id(customer.scope, customer.external_id, other_than=customer.pk)
+        raise
 
 
 def _default_candidate(customer: Customer, bank_account_id: str | None) -> BankAccount | None:

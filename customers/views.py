@@ -49,6 +49,7 @@ class CustomerViewSet(ApiViewSet):
             OpenApiParameter("email", {"type": "string", "format": "email", "maxLength": 254}),
             OpenApiParameter("type", {"type": "string", "enum": Customer.Type.values}),
             OpenApiParameter("country", {"type": "string", "enum": sorted(COUNTRY_CODES)}),
+            OpenApiParameter("externalId", {"type": "string", "minLength": 1, "maxLength": 128}),
             *created_at_parameters(),
         ],
         responses={200: CustomerListOutput, **error_responses(READ)},
@@ -82,7 +83,7 @@ class CustomerViewSet(ApiViewSet):
         operation_id="updateCustomer",
         parameters=[CUSTOMER_ID],
         request=CustomerUpdateInput,
-        responses={200: CustomerOutput, **error_responses(WRITE_ONE)},
+        responses={200: CustomerOutput, **error_responses((*WRITE_ONE, 409))},
     )
     def partial_update(self, request, customerId: str):
         customer = selectors.customer_get(scope=request_scope(request), customer_id=customerId)

@@ -30,6 +30,7 @@ def test_create_answers_the_docs_response(api):
         "name": "Gerardo Ratto",
         "email": "gerardo@example.com",
         "country": "AR",
+        "externalId": None,
         "defaultBankAccountId": None,
         "metadata": {"internalUserId": "USR-4421"},
         "last_out": None,
@@ -233,3 +234,77 @@ def test_test_and_live_modes_are_isolated(api, live_api, create_customer):
         listed = [c["customerId"] for c in client.get("/customers").json()["data"]]
         assert foreign["customerId"] not in listed and len(listed) == 1
         assert client.get("/customers", {"endingBefore": foreign["customerId"]}).status_code == 400
+
+
+# externalId: the merchant's own id, unique per merchant and mode
+
+
+def test_external_id_is_stored_shown_and_filterable(api, create_customer):
+    tagged = create_customer(externalId="crm-0042")
+    create_customer(externalId="crm-0043")
+    assert tagged["externalId"] == "crm-0042"
+    assert api.get(f"/customers/{tagged['customerId']}").json()["externalId"] == "crm-0042"
+    found = api.get("/customers", {"externalId": "crm-0042"}).json()
+    assert [c["customerId"] for c in found["data"]] == [tagged["customerId"]] and found["hasMore"] is False
+    assert api.get("/customers", {"externalId": "nobody"}).json()["data"] == []
+
+
+def test_a_taken_external_id_is_409_naming_its_customer(api, create_customer):
+    first = create_customer(externalId="crm-1")
+    response = api.post("/customers", {**DOC_CUSTOMER, "externalId": "crm-1"})
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert (error["code"], error["param"], error["customerId"]) == (
+        "customer_external_id_exists",
+        "externalId",
+        first["customerId"],
+    )
+    assert Customer.objects.count() == 1
+
+
+def test_external_ids_are_per_merchant_and_mode(api, live_api, other_api, create_customer):
+    create_customer(externalId="shared")
+    assert create_customer(client=live_api, externalId="shared")["livemode"] is True
+    assert create_customer(client=other_api, externalId="shared")["externalId"] == "shared"
+    assert other_api.get("/customers", {"externalId": "shared"}).json()["data"][0]["livemode"] is False
+    assert len(api.get("/customers", {"externalId": "shared"}).json()["data"]) == 1
+
+
+def test_patch_sets_changes_and_removes_the_external_id(api, create_customer):
+    customer = create_customer()
+    path = f"/customers/{customer['customerId']}"
+    assert api.patch(path, {"externalId": "crm-7"}).json()["externalId"] == "crm-7"
+    assert api.patch(path, {"externalId": "crm-7"}).status_code == 200  # its own id is not "taken"
+    other = create_customer(externalId="crm-8")
+    taken = api.patch(path, {"externalId": "crm-8"})
+    assert taken.status_code == 409 and taken.json()["error"]["customerId"] == other["customerId"]
+    assert api.patch(path, {"externalId": None}).json()["externalId"] is None
+    assert api.patch(f"/customers/{other['customerId']}", {"externalId": None}).status_code == 200
+    assert api.patch(path, {"externalId": "crm-8"}).json()["externalId"] == "crm-8"  # free again
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("", "parameter_blank"), ("x" * 129, "parameter_too_long"), (42, "parameter_invalid_type")],
+)
+def test_external_id_rules(api, value, code):
+    assert field_errors(api.post("/customers", {**DOC_CUSTOMER, "externalId": value})) == {"externalId": code}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_creates_with_one_external_id_make_one_customer():
+    """The unique index decides; the losers run again and answer 409 naming the winner."""
+    from conftest import ApiClient, make_merchant, run_at_once
+
+    merchant = make_merchant("Race")
+
+    def create():
+        response = ApiClient(merchant.test).post("/customers", {**DOC_CUSTOMER, "externalId": "same"})
+        return response.status_code, response.json()
+
+    results = run_at_once(6, create)
+    created = [body["customerId"] for status, body in results if status == 201]
+    conflicts = [body["error"]["customerId"] for status, body in results if status == 409]
+    assert len(created) == 1 and conflicts == created * 5
+    assert Customer.objects.filter(external_id="same").count() == 1

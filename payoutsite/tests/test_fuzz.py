@@ -48,6 +48,7 @@ STATEFUL_CONFLICTS = {
     "idempotency_key_in_use",
     "payout_not_cancelable",
     "bank_account_exists",
+    "customer_external_id_exists",
 }
 
 

@@ -7,7 +7,7 @@ OPERATIONS = {
     ("/customers", "get"): {"200", "400", "401"},
     ("/customers", "post"): {"201", "400", "401", "409", "413", "415", "422"},
     ("/customers/{customerId}", "get"): {"200", "400", "401", "404"},
-    ("/customers/{customerId}", "patch"): {"200", "400", "401", "404", "413", "415"},
+    ("/customers/{customerId}", "patch"): {"200", "400", "401", "404", "409", "413", "415"},
     ("/customers/{customerId}/bank-accounts", "get"): {"200", "400", "401", "404"},
     ("/customers/{customerId}/bank-accounts", "post"): {"201", "400", "401", "404", "409", "413", "415", "422"},
     ("/customers/{customerId}/bank-accounts/{bankAccountId}", "get"): {"200", "400", "401", "404"},
