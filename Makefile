@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON_VERSION := $(shell cat .python-version)
 BOOTSTRAP_PYTHON ?= $(shell command -v python$(basename $(PYTHON_VERSION)) || echo $(HOME)/.pyenv/versions/$(PYTHON_VERSION)/bin/python)
 
-.PHONY: run test install lint schema bench bench-worker clean
+.PHONY: run test install lint schema bench bench-worker bench-import clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -42,3 +42,6 @@ bench: install
 
 bench-worker: install
 	$(PY) -m bench.worker $(BENCH_ARGS)
+
+bench-import: install
+	$(PY) -m bench.import_bench $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -11,7 +11,7 @@ from customers.selectors import customers_in_scope
 from merchants.models import Scope
 from payoutsite import crypto, db
 from payoutsite.api.errors import Conflict, InvalidParameters, ResourceMissing
-from payoutsite.api.ids import is_public_id
+from payoutsite.api.ids import is_public_id, new_public_id
 from payoutsite.api.serializers import METADATA_MAX_KEYS
 
 UNSET: Any = object()
@@ -321,3 +321,174 @@ def bank_account_numbers_rotate_batch(*, batch_size: int) -> int:
             account.account_number_key_id = primary
         BankAccount.objects.bulk_update(accounts, ["account_number_ciphertext", "account_number_key_id"])
     return len(accounts)
+
+
+# Bulk import (customers/importing.py reads and checks the rows; management command import_customers)
+
+
+@dataclass
+class ImportOutcome:
+    """What one checked row did: created (a customer or an account), updated (the customer's fields),
+    unchanged (all of it was there already), or failed (errors)."""
+
+    row: int
+    result: str
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (column, code, message)
+
+
+IMPORT_UPDATABLE = ("name", "email", "metadata")
+
+
+@transaction.atomic
+def customers_import_batch(*, scope: Scope, rows: list) -> list[ImportOutcome]:
+    """Import checked rows (customers/importing.CheckedRow) in one transaction, matching customers by
+    externalId and accounts by number, so importing the same rows again changes nothing.
+
+    The API's rules, set-wise: a customer's type and country do not change; the same number twice on
+    one customer is one account; a number on several customers of the merchant flags them all for
+    review; the first account that can receive payouts becomes the default. Customers in the batch are
+    locked, so API writes to them wait for the batch.
+    """
+    external_ids = {row.external_id for row in rows}
+    customers = {
+        customer.external_id: customer
+        for customer in customers_in_scope(scope=scope).filter(external_id__in=external_ids).select_for_update()
+    }
+    existing = [customer.pk for customer in customers.values()]
+    outcomes = [_import_customer(scope, row, customers) for row in rows]
+    accounts = _import_accounts(scope, rows, customers, outcomes, existing)
+    _flag_shared_numbers(scope, accounts)
+    given_a_default = _set_first_defaults(accounts)
+    # Every id is made here, so a new customer can name its default before either row exists (the
+    # foreign keys are checked at commit); the accounts need their customer's primary key.
+    Customer.objects.bulk_create([customer for customer in customers.values() if customer.pk is None])
+    for customer, account in accounts:
+        account.customer_id = customer.pk
+    BankAccount.objects.bulk_create([account for _, account in accounts])
+    Customer.objects.bulk_update([c for c in given_a_default if c.pk in existing], ["default_bank_account"])
+    return outcomes
+
+
+def _import_customer(scope: Scope, row, customers: dict[str, Customer]) -> ImportOutcome:
+    data = row.customer
+    customer = customers.get(row.external_id)
+    if customer is None:
+        customers[row.external_id] = Customer(
+            public_id=new_public_id("cust"),
+            merchant_id=scope.merchant_id,
+            livemode=scope.livemode,
+            type=data["type"],
+            name=data["name"],
+            country=data["country"],
+            email=data.get("email") or "",
+            external_id=row.external_id,
+            metadata=data.get("metadata") or {},
+        )
+        return ImportOutcome(row.number, "created")
+    errors = [
+        (column, "parameter_read_only", f"{column} cannot change: this customer's is {getattr(customer, column)!r}.")
+        for column in ("type", "country")
+        if data[column] != getattr(customer, column)
+    ]
+    if errors:
+        return ImportOutcome(row.number, "failed", errors)
+    changes = {
+        "name": data["name"],
+        "email": data.get("email") or "",
+        "metadata": merge_metadata(customer.metadata, data.get("metadata") or {}),
+    }
+    changed = [name for name, value in changes.items() if getattr(customer, name) != value]
+    for name in changed:
+        setattr(customer, name, changes[name])
+    if changed and customer.pk is not None:
+        customer.save(update_fields=changed)
+    return ImportOutcome(row.number, "updated" if changed else "unchanged")
+
+
+def _import_accounts(
+    scope: Scope, rows: list, customers: dict[str, Customer], outcomes: list[ImportOutcome], existing: list[int]
+) -> list[tuple[Customer, BankAccount]]:
+    """The rows' accounts that are not there yet, each with its customer."""
+    have = {
+        (customer_pk, *_identity(fingerprint, holder_name, account_type))
+        for customer_pk, fingerprint, holder_name, account_type in BankAccount.objects.filter(
+            customer_id__in=existing, status=BankAccount.Status.ACTIVE
+        ).values_list("customer_id", "account_number_fingerprint", "holder_name", "account_type")
+    }
+    new: list[tuple[Customer, BankAccount]] = []
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if outcome.result == "failed":
+            continue
+        customer = customers[row.external_id]
+        for data in row.accounts:
+            account = _new_account(scope, data)
+            identity = (
+                _key(customer),
+                *_identity(account.account_number_fingerprint, account.holder_name, account.account_type),
+            )
+            if identity in have:
+                continue
+            have.add(identity)
+            new.append((customer, account))
+            if outcome.result == "unchanged":
+                outcome.result = "created"
+    return new
+
+
+def _key(customer: Customer) -> int | tuple[str, int]:
+    """A customer's identity in a batch: its pk, or for one not inserted yet, the object itself."""
+    return customer.pk if customer.pk is not None else ("new", id(customer))
+
+
+def _identity(fingerprint: str, holder_name: str, account_type: str) -> tuple[str, str, str]:
+    """Numbers identify accounts; an account without one is the same when holder and type are."""
+    return (fingerprint, "", "") if fingerprint else ("", holder_name, account_type)
+
+
+def _new_account(scope: Scope, data: dict) -> BankAccount:
+    account = BankAccount(
+        public_id=new_public_id("ba"),
+        merchant_id=scope.merchant_id,
+        livemode=scope.livemode,
+        account_type=data["account_type"],
+        holder_name=data["holder_name"],
+        metadata=data.get("metadata") or {},
+    )
+    if data.get("account_number") is not None:
+        _set_number(account, data["account_number"])
+    return account
+
+
+def _flag_shared_numbers(scope: Scope, accounts: list[tuple[Customer, BankAccount]]) -> None:
+    """A number on several customers of the merchant: flag the new accounts and the ones already there."""
+    numbered = [(customer, account) for customer, account in accounts if account.account_number_fingerprint]
+    owners: dict[str, set] = {}
+    for customer_pk, fingerprint in BankAccount.objects.filter(
+        merchant_id=scope.merchant_id,
+        livemode=scope.livemode,
+        account_number_fingerprint__in={account.account_number_fingerprint for _, account in numbered},
+    ).values_list("customer_id", "account_number_fingerprint"):
+        owners.setdefault(fingerprint, set()).add(customer_pk)
+    for customer, account in numbered:
+        owners.setdefault(account.account_number_fingerprint, set()).add(_key(customer))
+    shared = {fingerprint for fingerprint, holders in owners.items() if len(holders) > 1}
+    for _, account in numbered:
+        if account.account_number_fingerprint in shared:
+            account.needs_review, account.review_reason = True, SHARED_NUMBER_REASON
+    if shared:
+        BankAccount.objects.filter(
+            merchant_id=scope.merchant_id,
+            livemode=scope.livemode,
+            account_number_fingerprint__in=shared,
+            needs_review=False,
+        ).update(needs_review=True, review_reason=SHARED_NUMBER_REASON)
+
+
+def _set_first_defaults(accounts: list[tuple[Customer, BankAccount]]) -> list[Customer]:
+    """Customers without a default get their first new account that can receive payouts."""
+    given = []
+    for customer, account in accounts:
+        if customer.default_bank_account_id is None and account.can_receive_payouts:
+            customer.default_bank_account_id = account.public_id
+            given.append(customer)
+    return given

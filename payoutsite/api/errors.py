@@ -104,17 +104,17 @@ def error_body(
     }
 
 
-def _field_errors(detail: Any, param: str | None = None) -> list[dict[str, Any]]:
+def field_errors(detail: Any, param: str | None = None) -> list[dict[str, Any]]:
     """Flatten DRF's nested ValidationError detail into our list of {param, code, message}."""
     if isinstance(detail, dict):
         out = []
         for key, value in detail.items():
             name = None if key in ("non_field_errors", "__all__") else str(key)
             child = f"{param}.{name}" if param and name else (name or param)
-            out.extend(_field_errors(value, child))
+            out.extend(field_errors(value, child))
         return out
     if isinstance(detail, list):
-        return [error for item in detail for error in _field_errors(item, param)]
+        return [error for item in detail for error in field_errors(item, param)]
     code = getattr(detail, "code", None) or "invalid"
     return [{"param": param, "code": FIELD_CODES.get(code, code), "message": str(detail)}]
 
@@ -158,10 +158,10 @@ def _render(exc: Exception) -> Response:
         body["error"].update(exc.extra)
         return Response(body, status=exc.status)
     if isinstance(exc, drf.ValidationError):
-        return _validation_response(_field_errors(exc.detail))
+        return _validation_response(field_errors(exc.detail))
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        return _validation_response(_field_errors(drf.ValidationError(detail).detail))
+        return _validation_response(field_errors(drf.ValidationError(detail).detail))
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         code = exc.get_codes() if isinstance(exc, drf.AuthenticationFailed) else "api_key_missing"
         if isinstance(exc, drf.NotAuthenticated):

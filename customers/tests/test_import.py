@@ -1,0 +1,217 @@
+"""import_customers: the API's rules on every row, bad rows reported, re-runs and kills import once."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from conftest import make_merchant
+from customers.models import BankAccount, Customer
+from customers.services import SHARED_NUMBER_REASON
+from customers.tests.factories import DOC_ACCOUNT_NUMBER, make_cbu
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER = "externalId,type,name,email,country,metadata.segment,accountNumber,accountType,holderName,bankMetadata.cuit"
+MIXED = f"""{HEADER}
+c-1,individual,Gerardo Ratto,gerardo@example.com,AR,gold,{DOC_ACCOUNT_NUMBER},savings,Gerardo Ratto,20221370075
+c-2,business,Acme SA,,AR,,,,,
+c-1,individual,Gerardo Ratto,gerardo@example.com,AR,gold,{make_cbu()},checking,Gerardo Ratto,
+c-3,person,X,,ZZ,,0070327530004025541645,savings,,
+,individual,No Id,,AR,,,,,
+c-4,individual,Bad Cuit,,AR,,{make_cbu(account="0000000000042")},savings,Bad,20221370076
+"""
+BLOCK_MESSAGE = "accountNumber's second block (account, digits 9-22) fails its check digit."
+MIXED_ERRORS = f"""row,column,code,message
+5,type,parameter_invalid_choice,\"\"\"person\"\" is not a valid choice.\"
+5,country,invalid_country,'ZZ' is not an ISO 3166-1 alpha-2 country code (e.g. 'AR').
+5,holderName,parameter_missing,This field is required.
+5,accountNumber,account_number_invalid_account_block,"{BLOCK_MESSAGE}"
+6,externalId,parameter_missing,externalId is needed to match customers.
+7,bankMetadata.cuit,invalid_cuit,metadata.cuit is not a valid CUIT.
+"""
+
+
+def run_import(tmp_path, merchant, content: str, *args, name="customers.csv", expect_failures=False):
+    """Runs the command; returns its summary line and the errors file."""
+    source = tmp_path / name
+    source.write_text(content)
+    errors = tmp_path / "errors.csv"
+    out = io.StringIO()
+    command = ["import_customers", str(source), "--merchant", merchant.public_id, "--errors", str(errors), *args]
+    if expect_failures:
+        with pytest.raises(CommandError) as failure:
+            call_command(*command, stdout=out, stderr=io.StringIO())
+        assert failure.value.returncode == 1
+    else:
+        call_command(*command, stdout=out, stderr=io.StringIO())
+    return out.getvalue(), errors.read_text()
+
+
+def test_good_rows_are_imported_and_bad_rows_reported_exactly(tmp_path, merchant):
+    output, errors = run_import(tmp_path, merchant.merchant, MIXED, expect_failures=True)
+    assert output.startswith("read 6, created 3, updated 0, unchanged 0, failed 3")
+    assert errors == MIXED_ERRORS
+    gerardo = Customer.objects.get(external_id="c-1")
+    assert (gerardo.name, gerardo.email, gerardo.metadata) == (
+        "Gerardo Ratto",
+        "gerardo@example.com",
+        {"segment": "gold"},
+    )
+    accounts = list(gerardo.bank_accounts.order_by("id"))
+    assert [a.account_number_last4 for a in accounts] == ["1644", make_cbu()[-4:]]
+    assert accounts[0].metadata == {"cuit": "20221370075"}
+    assert gerardo.default_bank_account_id == accounts[0].public_id  # the first account
+    acme = Customer.objects.get(external_id="c-2")
+    assert (acme.type, acme.email, acme.default_bank_account_id) == ("business", "", None)
+    assert not Customer.objects.filter(external_id__in=["c-3", "c-4"]).exists()
+
+
+def test_a_rerun_creates_nothing(tmp_path, merchant):
+    run_import(tmp_path, merchant.merchant, MIXED, expect_failures=True)
+    before = (Customer.objects.count(), BankAccount.objects.count())
+    output, _ = run_import(tmp_path, merchant.merchant, MIXED, expect_failures=True)
+    assert output.startswith("read 6, created 0, updated 0, unchanged 3, failed 3")
+    assert (Customer.objects.count(), BankAccount.objects.count()) == before == (2, 2)
+
+
+def test_a_changed_file_updates_names_and_merges_metadata_but_not_type(tmp_path, merchant):
+    run_import(tmp_path, merchant.merchant, f"{HEADER}\nc-1,individual,Ana,,AR,gold,,,,\n")
+    changed = f"{HEADER}\nc-1,individual,Ana María,,AR,silver,,,,\nc-1,business,Ana María,,AR,,,,,\n"
+    output, errors = run_import(tmp_path, merchant.merchant, changed, expect_failures=True)
+    assert output.startswith("read 2, created 0, updated 1, unchanged 0, failed 1")
+    assert errors.splitlines()[1].startswith("3,type,parameter_read_only,")
+    ana = Customer.objects.get(external_id="c-1")
+    assert (ana.name, ana.type, ana.metadata) == ("Ana María", "individual", {"segment": "silver"})
+
+
+def test_a_number_on_two_customers_flags_both_for_review(tmp_path, merchant, api, create_customer):
+    existing = create_customer(externalId="api-1")
+    number = make_cbu(account="0000000000777")
+    api.post(
+        f"/customers/{existing['customerId']}/bank-accounts",
+        {
+            "country": "AR",
+            "currency": "ARS",
+            "rail": "OTHER",
+            "accountType": "savings",
+            "holderName": "A",
+            "accountNumber": number,
+        },
+    )
+    run_import(tmp_path, merchant.merchant, f"{HEADER}\nc-9,individual,B,,AR,,{number},savings,B,\n")
+    flagged = BankAccount.objects.filter(account_number_last4=number[-4:])
+    assert flagged.count() == 2
+    assert set(flagged.values_list("needs_review", "review_reason")) == {(True, SHARED_NUMBER_REASON)}
+
+
+def test_jsonl_uses_the_apis_request_shapes(tmp_path, merchant):
+    lines = [
+        {
+            "externalId": "j-1",
+            "type": "individual",
+            "name": "Jo",
+            "country": "AR",
+            "bankAccounts": [
+                {
+                    "country": "AR",
+                    "currency": "ARS",
+                    "rail": "OTHER",
+                    "accountType": "savings",
+                    "holderName": "Jo",
+                    "accountNumber": DOC_ACCOUNT_NUMBER,
+                },
+                {"country": "AR", "currency": "USD", "rail": "OTHER", "accountType": "savings", "holderName": "Jo"},
+            ],
+        },
+        {"externalId": "j-2", "type": "business", "name": "Co", "country": "AR"},
+    ]
+    content = "\n".join(orjson.dumps(line).decode() for line in lines) + "\nnot json\n"
+    output, errors = run_import(tmp_path, merchant.merchant, content, name="c.jsonl", expect_failures=True)
+    assert output.startswith("read 3, created 1, updated 0, unchanged 0, failed 2")
+    assert errors.splitlines()[1:] == [
+        "1,bankAccounts[1].currency,unsupported_currency,'USD' is not supported: only 'ARS' is.",
+        "3,,invalid_json,This line is not a JSON object.",
+    ]
+    assert list(Customer.objects.values_list("external_id", flat=True)) == ["j-2"]
+
+
+def test_dry_run_checks_everything_and_writes_nothing(tmp_path, merchant):
+    output, errors = run_import(tmp_path, merchant.merchant, MIXED, "--dry-run", expect_failures=True)
+    assert output.startswith("dry run (nothing written): read 6, created 3, updated 0, unchanged 0, failed 3")
+    assert errors == MIXED_ERRORS
+    assert not Customer.objects.exists() and not BankAccount.objects.exists()
+
+
+def test_unknown_merchant_columns_and_formats_are_refused(tmp_path, merchant):
+    with pytest.raises(CommandError, match="No such merchant"):
+        call_command("import_customers", "x.csv", "--merchant", "mer_nope", stdout=io.StringIO())
+    (tmp_path / "bad.csv").write_text("externalId,nickname\n1,x\n")
+    with pytest.raises(CommandError, match="unknown columns: nickname"):
+        call_command("import_customers", str(tmp_path / "bad.csv"), "--merchant", merchant.merchant.public_id)
+    with pytest.raises(CommandError, match="Cannot tell the format"):
+        call_command("import_customers", str(tmp_path / "bad.txt"), "--merchant", merchant.merchant.public_id)
+
+
+def command_env() -> dict:
+    """The test settings (inherited through the environment), on this test's database."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_standard_input(tmp_path):
+    merchant = make_merchant("Stdin").merchant
+    result = subprocess.run(
+        [sys.executable, "manage.py", "import_customers", "-", "--format", "csv", "--merchant", merchant.public_id],
+        input=f"{HEADER}\ns-1,individual,Sol,,AR,,,,,\n".encode(),
+        capture_output=True,
+        cwd=ROOT,
+        env=command_env(),
+        check=True,
+    )
+    assert result.stdout.decode().startswith("read 1, created 1, updated 0, unchanged 0, failed 0")
+    assert Customer.objects.get(external_id="s-1").name == "Sol"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_killed_midway_then_rerun_imports_every_row_once(tmp_path):
+    """SIGKILL once some batches have committed (whatever the one in flight had done is rolled back by
+    PostgreSQL), then run the same file again: every row is there once."""
+    merchant = make_merchant("Kill").merchant
+    rows = 20_000
+    source = tmp_path / "big.csv"
+    with source.open("w") as out:
+        out.write(HEADER + "\n")
+        for i in range(rows):
+            out.write(f"k-{i},individual,Person {i},,AR,,{make_cbu(account=f'{i:013d}')},savings,Person {i},\n")
+    command = [sys.executable, "manage.py", "import_customers", str(source), "--merchant", merchant.public_id]
+    process = subprocess.Popen(
+        [*command, "--batch-size", "200"],
+        cwd=ROOT,
+        env=command_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while Customer.objects.filter(merchant=merchant).count() < 400:  # two batches committed
+        assert process.poll() is None, "the import finished before it could be killed"
+        assert time.monotonic() < deadline, "no batch committed within a minute"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert Customer.objects.filter(merchant=merchant).count() < rows  # killed midway
+    subprocess.run([*command], cwd=ROOT, env=command_env(), check=True, capture_output=True)
+    assert Customer.objects.filter(merchant=merchant).count() == rows
+    assert BankAccount.objects.filter(merchant=merchant).count() == rows
+    assert Customer.objects.filter(merchant=merchant, default_bank_account__isnull=True).count() == 0
