@@ -1,7 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from customers.accounts import bank_name
 from customers.models import BankAccount, Customer
+from customers.services import customer_verification_set
+from payoutsite.api.errors import InvalidParameters
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -17,16 +24,102 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class BankAccountInline(admin.TabularInline):
+    """The customer's accounts, masked: last four digits only."""
+
+    model = BankAccount
+    fields = ("public_id", "last4", "account_kind", "holder_name", "status", "needs_review", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="number")
+    def last4(self, account: BankAccount) -> str:
+        return masked(account)
+
+
 @admin.register(Customer)
 class CustomerAdmin(ReadOnlyAdmin):
-    """Customers change through the API's services only."""
+    """Customers change through the API's services only; compliance verifies or rejects them here."""
 
-    list_display = ("public_id", "name", "type", "country", "merchant", "livemode", "created_at", "last_out")
-    list_filter = ("livemode", "type", "country")
-    search_fields = ("=public_id", "name", "email")
+    list_display = (
+        "public_id",
+        "name",
+        "type",
+        "country",
+        "merchant",
+        "livemode",
+        "verification_status",
+        "created_at",
+        "last_out",
+    )
+    list_filter = ("verification_status", "livemode", "type", "country")
+    search_fields = ("=public_id", "name", "email", "=external_id")
     list_select_related = ("merchant",)
     show_full_result_count = False
     readonly_fields = [field.name for field in Customer._meta.fields if field.name != "default_bank_account"]
+    inlines = [BankAccountInline]
+    actions = ["verify_selected", "reject_selected"]
+    change_form_template = "admin/customers/customer/change_form.html"
+
+    def has_verify_permission(self, request) -> bool:
+        return request.user.has_perm("customers.verify_customer")
+
+    def get_urls(self):
+        verification = self.admin_site.admin_view(self.verification_view)
+        route = path("<path:object_id>/verification/", verification, name="customers_customer_verification")
+        return [route, *super().get_urls()]
+
+    def verification_view(self, request, object_id: str):
+        """The customer page's verify/reject form."""
+        customer = self.get_object(request, object_id)
+        if request.method != "POST" or customer is None or not self.has_verify_permission(request):
+            raise PermissionDenied
+        status = {"verify": Customer.Verification.VERIFIED, "reject": Customer.Verification.REJECTED}.get(
+            request.POST.get("decision")
+        )
+        if status is None:
+            raise PermissionDenied
+        self._decide(request, [customer], status, request.POST.get("reason", ""))
+        return HttpResponseRedirect(reverse("admin:customers_customer_change", args=[customer.pk]))
+
+    @admin.action(description="Verify selected customers", permissions=["verify"])
+    def verify_selected(self, request, queryset):
+        self._decide(request, queryset, Customer.Verification.VERIFIED, "")
+
+    @admin.action(description="Reject selected customers…", permissions=["verify"])
+    def reject_selected(self, request, queryset):
+        """Asks for the reason on a page of its own, then rejects them all with it."""
+        if "apply" in request.POST and self._decide(
+            request, queryset, Customer.Verification.REJECTED, request.POST.get("reason", "")
+        ):
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject customers",
+            "customers": queryset,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/customers/customer/reject.html", context)
+
+    def _decide(self, request, customers, status: str, reason: str) -> bool:
+        try:
+            for customer in customers:
+                customer_verification_set(customer=customer, status=status, reviewer=request.user, reason=reason)
+        except InvalidParameters as error:
+            self.message_user(request, error.errors[0]["message"], messages.ERROR)
+            return False
+        self.message_user(request, f"{len(customers)} customer(s) {status}.", messages.SUCCESS)
+        return True
+
+
+def masked(account: BankAccount) -> str:
+    return f"…{account.account_number_last4}" if account.account_number_last4 else "—"
 
 
 @admin.register(BankAccount)
@@ -68,7 +161,7 @@ class BankAccountAdmin(ReadOnlyAdmin):
 
     @admin.display(description="number")
     def last4(self, account: BankAccount) -> str:
-        return f"…{account.account_number_last4}" if account.account_number_last4 else "—"
+        return masked(account)
 
     @admin.display(description="bank")
     def bank(self, account: BankAccount) -> str:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -26,6 +27,11 @@ class Customer(models.Model):
         INDIVIDUAL = "individual"
         BUSINESS = "business"
 
+    class Verification(models.TextChoices):
+        UNVERIFIED = "unverified"
+        VERIFIED = "verified"
+        REJECTED = "rejected"
+
     public_id = models.CharField(max_length=40, default=new_customer_id, editable=False)
     # No index of its own: the (merchant, livemode, -id) index serves every merchant lookup.
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="customers", db_index=False)
@@ -50,8 +56,16 @@ class Customer(models.Model):
         editable=False,
     )
     created_at = models.DateTimeField(default=now_to_the_second, editable=False)
+    # Compliance's decision on this beneficiary (the back-office); live payouts to a rejected one are refused.
+    verification_status = models.CharField(max_length=12, choices=Verification.choices, default=Verification.UNVERIFIED)
+    verification_reason = models.CharField(max_length=500, blank=True, default="")
+    verification_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verification_reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        permissions = [("verify_customer", "Can verify or reject customers")]
         indexes = [
             # The list endpoint: one tenant and mode, newest first, keyset on id.
             models.Index(fields=["merchant", "livemode", "-id"], name="customer_scope_page"),

@@ -64,6 +64,29 @@ def _refuse_taken_external_id(scope: Scope, external_id: str, *, other_than: int
         )
 
 
+@transaction.atomic
+def customer_verification_set(*, customer: Customer, status: str, reviewer, reason: str = "") -> Customer:
+    """Compliance's decision on a customer: verified, or rejected (with a reason), by a reviewer, now.
+    A rejected customer can no longer receive live payouts (payouts.services)."""
+    reason = reason.strip()
+    if status == Customer.Verification.REJECTED and not reason:
+        raise InvalidParameters.single("reason", "parameter_missing", "A rejection needs a reason.")
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer.verification_status = status
+    customer.verification_reason = reason
+    customer.verification_reviewer = reviewer
+    customer.verification_reviewed_at = timezone.now()
+    customer.save(
+        update_fields=[
+            "verification_status",
+            "verification_reason",
+            "verification_reviewer",
+            "verification_reviewed_at",
+        ]
+    )
+    return customer
+
+
 def merge_metadata(current: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
     """Stripe's rule: PATCHed keys are set, keys PATCHed to null are removed, the rest stay."""
     merged = {**current, **{key: value for key, value in changes.items() if value is not None}}

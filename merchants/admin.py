@@ -49,13 +49,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description="Revoke selected keys now")
+    @admin.action(description="Revoke selected keys now", permissions=["change"])
     def revoke_keys(self, request, queryset):
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
-    @admin.action(description="Roll selected keys (old keys keep working 24 hours)")
+    @admin.action(description="Roll selected keys (old keys keep working 24 hours)", permissions=["change"])
     def roll_keys(self, request, queryset):
         """Shows the new secrets on a page of their own: never in a message, which Django keeps in a
         cookie or the session until it is displayed."""

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.accounts import AccountNumber
-from customers.models import BankAccount
+from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
 from merchants.models import Scope
 from payouts.models import Payout, PayoutEvent
@@ -118,7 +118,7 @@ def _destination(customer_id: str, row: tuple) -> Destination:
 # PostgreSQL takes to run it, on the path of every payout (bench/run.py, api_payout_post).
 DEFAULT_ACCOUNT = """
 SELECT c.public_id, b.public_id, b.status, b.account_number_ciphertext, b.account_number_key_id,
-       b.account_number_fingerprint, b.account_number_last4
+       b.account_number_fingerprint, b.account_number_last4, c.verification_status
   FROM customers_customer c
   LEFT JOIN customers_bankaccount b ON b.public_id = c.default_bank_account_public_id
  WHERE c.public_id = %s AND c.merchant_id = %s AND c.livemode = %s
@@ -133,21 +133,32 @@ def _default_account(scope: Scope, customer_id: str) -> Destination:
             row = cursor.fetchone()
     if row is None:
         raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
+    _refuse_if_rejected(scope, verification=row[7])
     if row[1] is None:
         raise _invalid("customerId", "no_default_bank_account", "This customer has no default bank account; add one.")
     if row[2] != BankAccount.Status.ACTIVE or not row[3]:  # defaults always can; not a DB promise
         raise _invalid("customerId", "invalid_bank_account", "This customer's default bank account cannot be paid.")
-    return _destination(row[0], row[1:])
+    return _destination(row[0], row[1:7])
+
+
+def _refuse_if_rejected(scope: Scope, *, verification: str) -> None:
+    """Compliance's rejection stops live money; test mode keeps working for the merchant's integration."""
+    if scope.livemode and verification == Customer.Verification.REJECTED:
+        raise _invalid(
+            "customerId", "customer_rejected", "This customer was rejected by compliance review: it cannot be paid."
+        )
 
 
 def _account(
     scope: Scope, customer_id: str, *, public_id: str | None = None, fingerprint: str | None = None
 ) -> Destination:
     """One of the customer's accounts that can be paid, by id or by number."""
-    customer = list(_customers(scope, customer_id).values_list("pk", flat=True)[:1])
+    customer = list(_customers(scope, customer_id).values_list("pk", "verification_status")[:1])
     if not customer:
         raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
-    accounts = BankAccount.objects.filter(customer_id=customer[0], status=BankAccount.Status.ACTIVE).exclude(
+    customer_pk, verification = customer[0]
+    _refuse_if_rejected(scope, verification=verification)
+    accounts = BankAccount.objects.filter(customer_id=customer_pk, status=BankAccount.Status.ACTIVE).exclude(
         account_number_ciphertext=""
     )
     if public_id is not None:

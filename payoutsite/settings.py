@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "customers",
     "payouts",
     "idempotency",
+    "compliance",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,27 @@
+"""The compliance roles, as Django groups. Staff without one see nothing in the back-office.
+
+- Compliance analyst: views everything (merchants, keys, customers, bank accounts, payouts) and
+  verifies or rejects customers; changes no money or account field.
+- Compliance admin: the same, plus key management (revoke and roll merchants' API keys).
+"""
+
+ANALYST = "Compliance analyst"
+ADMIN = "Compliance admin"
+AUDITED_APPS = ("merchants", "customers", "payouts")
+ANALYST_EXTRA = (("customers", "verify_customer"),)
+ADMIN_EXTRA = (("merchants", "change_apikey"),)
+
+
+def sync_roles(group_model, permission_model) -> None:
+    """Create or reset both groups with their permissions (models passed in: the migration's historical ones)."""
+
+    def permissions(pairs):
+        return [permission_model.objects.get(content_type__app_label=app, codename=code) for app, code in pairs]
+
+    views = list(
+        permission_model.objects.filter(content_type__app_label__in=AUDITED_APPS, codename__startswith="view_")
+    )
+    analyst, _ = group_model.objects.get_or_create(name=ANALYST)
+    analyst.permissions.set([*views, *permissions(ANALYST_EXTRA)])
+    admin, _ = group_model.objects.get_or_create(name=ADMIN)
+    admin.permissions.set([*views, *permissions(ANALYST_EXTRA), *permissions(ADMIN_EXTRA)])
