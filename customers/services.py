@@ -2,7 +2,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.accounts import AccountNumber
@@ -179,11 +178,13 @@ def bank_account_add(
 ) -> BankAccount:
     """Add an account to the scope's customer; its first account that can receive payouts becomes the default.
 
-    One read (the customer, and who has this number), then the writes, together (payoutsite.db). Nothing
-    is locked: two adds of one number to one customer racing each other both pass the duplicate check,
-    and the partial unique index on (customer, fingerprint) stops the second (the API then runs that
-    request again, and it answers 409). The default is set only where it is still empty, so of two first
-    accounts racing, the first to commit becomes the default.
+    One read (the customer, and whether it has this number), then the writes, together (payoutsite.db).
+    Two adds of one number to one customer racing each other both pass the duplicate check, and the
+    partial unique index on (customer, fingerprint) stops the second (the API then runs that request
+    again, and it answers 409). The default is set only where it is still empty, so of two first
+    accounts racing, the first to commit becomes the default. A number on several customers of the
+    merchant is allowed and flags all its accounts for review, decided in SQL under a lock on the number,
+    so two customers adding one number at once are both flagged.
     """
     account = BankAccount(
         merchant_id=scope.merchant_id,
@@ -203,15 +204,10 @@ def bank_account_add(
             extra={"bankAccountId": found.existing_account_id},
         )
     with db.write_batch():
-        if found.shared:
-            # Allowed, and every account with this number is flagged for compliance review.
-            account.needs_review, account.review_reason = True, SHARED_NUMBER_REASON
-            db.update(
-                _same_number(account).exclude(customer_id=found.customer_pk).filter(needs_review=False),
-                needs_review=True,
-                review_reason=SHARED_NUMBER_REASON,
-            )
+        numbers = [account.account_number_fingerprint] if account.account_number_fingerprint else []
+        _lock_numbers(scope, numbers)
         db.insert(account)
+        _flag_shared_numbers(scope, numbers)
         if found.default_id is None and account.can_receive_payouts:
             db.update(
                 Customer.objects.filter(pk=found.customer_pk, default_bank_account__isnull=True),
@@ -225,30 +221,16 @@ class CustomerForNewAccount:
     customer_pk: int
     default_id: str | None
     existing_account_id: str | None  # this customer's active account with the same number
-    shared: bool  # another customer of the merchant (same mode) has had this number
 
 
-def _same_number(account: BankAccount) -> QuerySet[BankAccount]:
-    return BankAccount.objects.filter(
-        merchant_id=account.merchant_id,
-        livemode=account.livemode,
-        account_number_fingerprint=account.account_number_fingerprint,
-    )
-
-
-# The customer, its default, this customer's active account with the number, and whether another customer
-# of the merchant (same mode) has had it. Plain SQL: the ORM takes longer to build this query than
-# PostgreSQL takes to plan and run it (bench/run.py, api_bank_account_post).
+# The customer, its default, and this customer's active account with the number. Plain SQL: the ORM
+# takes longer to build this query than PostgreSQL takes to plan and run it (bench/run.py).
 CUSTOMER_AND_SAME_NUMBER = """
 SELECT c.id, c.default_bank_account_public_id,
        (SELECT b.public_id FROM customers_bankaccount b
          WHERE b.customer_id = c.id AND b.account_number_fingerprint = %(fingerprint)s
            AND b.status = %(active)s AND %(fingerprint)s <> ''
-         LIMIT 1),
-       EXISTS (SELECT 1 FROM customers_bankaccount b
-                WHERE b.merchant_id = c.merchant_id AND b.livemode = c.livemode
-                  AND b.account_number_fingerprint = %(fingerprint)s AND b.customer_id <> c.id
-                  AND %(fingerprint)s <> '')
+         LIMIT 1)
   FROM customers_customer c
  WHERE c.public_id = %(customer_id)s AND c.merchant_id = %(merchant_id)s AND c.livemode = %(livemode)s
 """
@@ -272,8 +254,7 @@ def _customer_and_same_number(scope: Scope, customer_id: str, fingerprint: str) 
         found = cursor.fetchone()
     if found is None:
         raise _no_such_customer(customer_id)
-    customer_pk, default_id, existing_account_id, shared = found
-    return CustomerForNewAccount(customer_pk, default_id, existing_account_id, bool(shared))
+    return CustomerForNewAccount(*found)
 
 
 def _no_such_customer(customer_id: str) -> ResourceMissing:
@@ -287,6 +268,31 @@ def _set_number(account: BankAccount, number: AccountNumber) -> None:
     account.account_number_last4 = number.last4
     account.account_kind = number.kind
     account.entity_code = number.entity_code
+
+
+# Flags every account of the number if more than one customer of the merchant (same mode) has had it.
+FLAG_SHARED_NUMBER = """
+UPDATE customers_bankaccount SET needs_review = TRUE, review_reason = %s
+ WHERE merchant_id = %s AND livemode = %s AND account_number_fingerprint = %s AND NOT needs_review
+   AND EXISTS (SELECT 1 FROM customers_bankaccount other
+                WHERE other.merchant_id = customers_bankaccount.merchant_id
+                  AND other.livemode = customers_bankaccount.livemode
+                  AND other.account_number_fingerprint = customers_bankaccount.account_number_fingerprint
+                  AND other.customer_id <> customers_bankaccount.customer_id)
+"""
+
+
+def _lock_numbers(scope: Scope, fingerprints: list[str]) -> None:
+    """Until the transaction ends (the batch's own, or the caller's), one writer per number: whoever
+    flags second sees the first's account. Taken in a sorted order, so two writers cannot deadlock."""
+    if fingerprints and connection.vendor == "postgresql":  # SQLite (make run) has one writer at a time
+        locks = sorted({db.advisory_lock_id("number", scope.merchant_id, scope.livemode, f) for f in fingerprints})
+        db.execute("SELECT pg_advisory_xact_lock(lock) FROM unnest(%s::bigint[]) AS lock", (locks,))
+
+
+def _flag_shared_numbers(scope: Scope, fingerprints: list[str]) -> None:
+    for fingerprint in fingerprints:
+        db.execute(FLAG_SHARED_NUMBER, (SHARED_NUMBER_REASON, scope.merchant_id, scope.livemode, fingerprint))
 
 
 @transaction.atomic
@@ -380,7 +386,8 @@ def customers_import_batch(*, scope: Scope, rows: list) -> list[ImportOutcome]:
     existing = [customer.pk for customer in customers.values()]
     outcomes = [_import_customer(scope, row, customers) for row in rows]
     accounts = _import_accounts(scope, rows, customers, outcomes, existing)
-    _flag_shared_numbers(scope, accounts)
+    numbers = sorted({account.account_number_fingerprint for _, account in accounts} - {""})
+    _lock_numbers(scope, numbers)
     given_a_default = _set_first_defaults(accounts)
     # Every id is made here, so a new customer can name its default before either row exists (the
     # foreign keys are checked at commit); the accounts need their customer's primary key.
@@ -389,6 +396,8 @@ def customers_import_batch(*, scope: Scope, rows: list) -> list[ImportOutcome]:
         account.customer_id = customer.pk
     BankAccount.objects.bulk_create([account for _, account in accounts])
     Customer.objects.bulk_update([c for c in given_a_default if c.pk in existing], ["default_bank_account"])
+    with db.write_batch():
+        _flag_shared_numbers(scope, numbers)
     return outcomes
 
 
@@ -480,31 +489,6 @@ def _new_account(scope: Scope, data: dict) -> BankAccount:
     if data.get("account_number") is not None:
         _set_number(account, data["account_number"])
     return account
-
-
-def _flag_shared_numbers(scope: Scope, accounts: list[tuple[Customer, BankAccount]]) -> None:
-    """A number on several customers of the merchant: flag the new accounts and the ones already there."""
-    numbered = [(customer, account) for customer, account in accounts if account.account_number_fingerprint]
-    owners: dict[str, set] = {}
-    for customer_pk, fingerprint in BankAccount.objects.filter(
-        merchant_id=scope.merchant_id,
-        livemode=scope.livemode,
-        account_number_fingerprint__in={account.account_number_fingerprint for _, account in numbered},
-    ).values_list("customer_id", "account_number_fingerprint"):
-        owners.setdefault(fingerprint, set()).add(customer_pk)
-    for customer, account in numbered:
-        owners.setdefault(account.account_number_fingerprint, set()).add(_key(customer))
-    shared = {fingerprint for fingerprint, holders in owners.items() if len(holders) > 1}
-    for _, account in numbered:
-        if account.account_number_fingerprint in shared:
-            account.needs_review, account.review_reason = True, SHARED_NUMBER_REASON
-    if shared:
-        BankAccount.objects.filter(
-            merchant_id=scope.merchant_id,
-            livemode=scope.livemode,
-            account_number_fingerprint__in=shared,
-            needs_review=False,
-        ).update(needs_review=True, review_reason=SHARED_NUMBER_REASON)
 
 
 def _set_first_defaults(accounts: list[tuple[Customer, BankAccount]]) -> list[Customer]:

@@ -15,10 +15,12 @@ ends with the key's row and the unlock, all in the batch's one transaction; an e
 on the way out. Other work (cancel, which locks the payout row) runs in a transaction, under a
 transaction-scoped lock.
 
-The unique index on (merchant, mode, key) is the guard behind the lock. The read in step 1 sees what was
-committed when its statement began; a request with the same key that finished a moment before the lock
-was granted is missed, so this one does the work again, and then fails to store its key: its writes
-roll back, and it runs again (payoutsite.db.retry_on_lost_race), this time replaying the stored response.
+The unique index on (merchant, mode, key) is the guard behind the lock. A request with the same key can
+finish a moment before this one's lock is granted yet after its read (the read's snapshot predates the
+lock; and a batch's unlock runs just before its commit). Then this one does the work again, and either
+fails to store its key (its writes roll back, and it runs again: payoutsite.db.retry_on_lost_race) or
+stops on a check that sees the twin's work (409 account exists, payout not cancelable); either way it
+then finds the twin's stored response and replays it.
 """
 
 import hashlib
@@ -89,7 +91,16 @@ def run_idempotently(
 ) -> HttpResponse:
     request = (method, path, fingerprint)
     run = _run_batched if batched else _run_in_transaction
-    return db.retry_on_lost_race(lambda: run(scope, key, request, work))
+    try:
+        return db.retry_on_lost_race(lambda: run(scope, key, request, work))
+    except ApiError:
+        # A twin with this key may have finished while this one ran, and this one's checks saw the twin's
+        # work (an account already there, a payout already canceled, a key no longer busy): answer as a
+        # retry after it would, with its stored response.
+        stored = _find(scope, key, lock=NO_LOCK)
+        if stored is not None and stored.request == request:
+            return replay(stored)
+        raise
 
 
 def _run_batched(scope: Scope, key: str, request: tuple, work: Callable[[], Response]) -> HttpResponse:
@@ -150,10 +161,8 @@ def _replay_if_same(stored: "StoredResponse", request: tuple) -> HttpResponse:
 
 
 def advisory_lock_id(scope: Scope, key: str) -> int:
-    """A 64-bit lock id for the key. Two keys sharing one (odds 2**-64) would only see 409s while the
-    other runs."""
-    digest = hashlib.blake2b(f"{scope.merchant_id}:{scope.livemode}:{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """The key's lock. Two keys sharing one (odds 2**-64) would only see 409s while the other runs."""
+    return db.advisory_lock_id(scope.merchant_id, scope.livemode, key)
 
 
 @dataclass(frozen=True)
@@ -164,8 +173,8 @@ class StoredResponse:
 
 
 # Step 1, in one round trip: the stored response, and the lock when there is none. SQLite (make run) has no
-# advisory locks and needs none: it runs one writer at a time.
-SESSION_LOCK, TRANSACTION_LOCK = "session", "transaction"
+# advisory locks: there the key's unique index alone keeps a key to one response.
+SESSION_LOCK, TRANSACTION_LOCK, NO_LOCK = "session", "transaction", "none"
 FIND_AND_LOCK = {
     ("postgresql", SESSION_LOCK): """
         SELECT CASE WHEN k.key IS NULL THEN pg_try_advisory_lock(%s) ELSE TRUE END,

@@ -20,6 +20,7 @@ to one customer) gets an IntegrityError when its writes are sent; `retry_on_lost
 where the checks see the winner and answer as they would have sequentially.
 """
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -137,7 +138,16 @@ def batch_only() -> Iterator[None]:
 
 
 def is_unique_violation(error: IntegrityError) -> bool:
-    return getattr(error.__cause__, "pgcode", None) == UNIQUE_VIOLATION
+    cause = error.__cause__
+    return getattr(cause, "pgcode", None) == UNIQUE_VIOLATION or (
+        getattr(cause, "sqlite_errorname", None) == "SQLITE_CONSTRAINT_UNIQUE"  # make run
+    )
+
+
+def advisory_lock_id(*parts: object) -> int:
+    """A 64-bit PostgreSQL advisory lock id for a tuple of values (collisions: odds 2**-64)."""
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def retry_on_lost_race[T](run: Callable[[], T]) -> T:

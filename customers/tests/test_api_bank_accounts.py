@@ -366,3 +366,38 @@ def test_parallel_adds_of_one_number_make_one_account():
     conflicts = [body["error"]["bankAccountId"] for status, body in results if status == 409]
     assert len(created) == 1 and conflicts == created * 7
     assert BankAccount.objects.filter(customer__public_id=customer["customerId"]).count() == 1
+
+
+def test_an_add_that_read_no_default_does_not_replace_one(api, customer, add_account, monkeypatch):
+    """The default is set only where it is still empty: an add that read "no default" (simulated; a first
+    account committed in between) leaves the other account as the default."""
+    from customers import services
+
+    first = add_account()
+    real_read = services._customer_and_same_number
+
+    def read_before_the_first_committed(*args):
+        return dataclasses.replace(real_read(*args), default_id=None)
+
+    monkeypatch.setattr(services, "_customer_and_same_number", read_before_the_first_committed)
+    add_account(accountNumber=make_cbu(account="0000000000055"))
+    assert api.get(f"/customers/{customer['customerId']}").json()["defaultBankAccountId"] == first["bankAccountId"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_customers_adding_one_number_at_once_are_all_flagged():
+    """The review flag is decided in SQL under a lock on the number: whichever add commits second sees
+    the first's account, so no account of a shared number escapes review."""
+    from conftest import ApiClient, make_merchant, run_at_once
+
+    merchant = make_merchant("Shared")
+    api = ApiClient(merchant.test)
+    customers = [api.post("/customers", {"type": "individual", "name": f"C{i}", "country": "AR"}) for i in range(6)]
+    pending = [f"/customers/{c.json()['customerId']}/bank-accounts" for c in customers]
+
+    def add():
+        return ApiClient(merchant.test).post(pending.pop(), DOC_BANK_ACCOUNT).status_code
+
+    assert run_at_once(6, add) == [201] * 6
+    assert list(BankAccount.objects.values_list("needs_review", flat=True)) == [True] * 6

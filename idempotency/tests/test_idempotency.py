@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from conftest import ApiClient, make_merchant, run_at_once
 from customers.models import Customer
-from customers.tests.factories import DOC_ACCOUNT_NUMBER
+from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT
 from idempotency.models import IdempotencyKey
 from idempotency.services import advisory_lock_id
 from payouts.models import Payout
@@ -131,6 +131,78 @@ def test_a_request_that_misses_a_just_finished_twin_replays_it(api, monkeypatch)
     assert Payout.objects.count() == 1 and IdempotencyKey.objects.count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("endpoint", ["bank_account", "cancel"])
+def test_a_twin_seen_by_the_checks_is_replayed_not_refused(api, create_customer, monkeypatch, endpoint):
+    """A twin with this key finished after this request's lookup (simulated: the lookup is blind), and
+    this request's own checks see the twin's work: the account already there, the payout already
+    canceled. It answers the twin's response, as a retry after it would, not that check's 409."""
+    from idempotency import services
+
+    customer = create_customer()
+    if endpoint == "bank_account":
+        path, body = f"/customers/{customer['customerId']}/bank-accounts", DOC_BANK_ACCOUNT
+    else:
+        payout = api.post("/payouts", PAYOUT).json()
+        path, body = f"/payouts/{payout['payoutId']}/cancel", None
+    first = api.post(path, body, headers=key("twin"))
+    assert first.status_code in (200, 201)
+    real_find, calls = services._find, []
+
+    def blind_first_find(*args, **kwargs):
+        calls.append(1)
+        return real_find(*args, **kwargs) if len(calls) > 1 else None
+
+    monkeypatch.setattr(services, "_find", blind_first_find)
+    second = api.post(path, body, headers=key("twin"))
+    assert (second.status_code, second["Idempotent-Replayed"]) == (first.status_code, "true")
+    assert second.content == first.content
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_running_creation_holds_its_key(monkeypatch):
+    """While the work runs, another connection cannot take the key's lock (so a twin gets 409)."""
+    from payouts import services
+
+    merchant = make_merchant("Holds")
+    api = ApiClient(merchant.test)
+    lock_id = advisory_lock_id(merchant.test_key.scope, "held")
+    real_create, seen = services.payout_create, []
+
+    def create_and_probe(**kwargs):
+        def try_lock() -> bool:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
+                return cursor.fetchone()[0]
+
+        seen.extend(run_at_once(1, try_lock))
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(services, "payout_create", create_and_probe)
+    assert api.post("/payouts", PAYOUT, headers=key("held")).status_code == 201
+    assert seen == [False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_creation_that_writes_outside_its_batch_fails(api, monkeypatch):
+    """batch_only: a creation that sent a write on its own would commit it apart from its key and its
+    other writes; it fails instead (here, as a service changed to save directly would)."""
+    from customers import services
+
+    def create_directly(**kwargs):
+        customer = Customer(
+            merchant_id=kwargs["scope"].merchant_id, livemode=False, type="individual", name="Direct", country="AR"
+        )
+        customer.save()
+        return customer
+
+    monkeypatch.setattr(services, "customer_create", create_directly)
+    api.client.raise_request_exception = False
+    assert api.post("/customers", CUSTOMER, headers=key("direct")).status_code == 500
+    assert not Customer.objects.exists()
+
+
 def test_purge_keeps_a_day(api, merchant):
     api.post("/payouts", PAYOUT, headers=key("old"))
     api.post("/payouts", PAYOUT, headers=key("new"))
@@ -177,21 +249,40 @@ def test_a_request_while_the_first_is_running_gets_409():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("outcome", ["created", "rejected", "crashed"])
+@pytest.mark.parametrize("outcome", ["created", "rejected", "crashed", "lost_race"])
 def test_a_finished_request_leaves_its_key_unlocked(outcome, monkeypatch):
     """Creations hold the key's lock at session level (no explicit transaction): whatever the outcome, it
-    must be released when the request ends, or the key would answer 409 on that connection forever."""
+    must be released when the request ends, or the key would answer 409 on that connection for as long
+    as it lives. lost_race: the lookup missed a twin that had just finished (simulated), the lock was
+    taken, the key's unique index stopped the work, and the retry replayed the twin."""
+    from idempotency import services as idempotency_services
     from payouts import services
 
     merchant = make_merchant("Unlock")
     api = ApiClient(merchant.test)
+    lock_id = advisory_lock_id(merchant.test_key.scope, "k")
     if outcome == "crashed":
         monkeypatch.setattr(services, "payout_create", lambda **kwargs: 1 / 0)
         api.client.raise_request_exception = False
+    if outcome == "lost_race":
+        api.post("/payouts", PAYOUT, headers=key("k"))
+        real_find, calls = idempotency_services._find, []
+
+        def blind_first_find(*args, **kwargs):
+            calls.append(1)
+            if len(calls) > 1:
+                return real_find(*args, **kwargs)
+            with connection.cursor() as cursor:  # what the real lookup does when it sees no key
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+            return None
+
+        monkeypatch.setattr(idempotency_services, "_find", blind_first_find)
     body = {**PAYOUT, "amount": 5000} if outcome == "rejected" else PAYOUT
     response = api.post("/payouts", body, headers=key("k"))
-    assert response.status_code == {"created": 201, "rejected": 400, "crashed": 500}[outcome]
-    lock_id = advisory_lock_id(merchant.test_key.scope, "k")
+    expected = {"created": 201, "rejected": 400, "crashed": 500, "lost_race": 201}[outcome]
+    assert response.status_code == expected
+    if outcome == "lost_race":
+        assert response["Idempotent-Replayed"] == "true" and Payout.objects.count() == 1
 
     def lock_is_free() -> bool:
         with transaction.atomic(), connection.cursor() as cursor:
