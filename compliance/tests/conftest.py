@@ -6,5 +6,5 @@ from compliance.roles import sync_roles
 
 @pytest.fixture(autouse=True)
 def roles(db):
-    """The suite runs without migrations (pytest.ini): set the roles up as the data migration does."""
+    """Tests that flush the database (transaction=True) remove the migration's groups: set them up again."""
     sync_roles(Group, Permission)
