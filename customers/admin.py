@@ -5,6 +5,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from compliance.export import CsvExportMixin
 from customers.accounts import bank_name
 from customers.models import BankAccount, Customer
 from customers.services import customer_verification_set
@@ -43,7 +44,7 @@ class BankAccountInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ReadOnlyAdmin):
+class CustomerAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Customers change through the API's services only; compliance verifies or rejects them here."""
 
     list_display = (
@@ -58,7 +59,30 @@ class CustomerAdmin(ReadOnlyAdmin):
         "last_out",
     )
     list_filter = ("verification_status", "livemode", "type", "country")
-    search_fields = ("=public_id", "name", "email", "=external_id")
+    # CUIT/CUIL: as stored on the customer's accounts (11 digits); metadata: any key or value.
+    search_fields = (
+        "=public_id",
+        "name",
+        "email",
+        "=external_id",
+        "=bank_accounts__metadata__cuit",
+        "=bank_accounts__metadata__cuil",
+        "=bank_accounts__account_number_last4",
+        "metadata__icontains",
+    )
+    export_columns = (
+        ("customerId", lambda c: c.public_id),
+        ("merchant", lambda c: c.merchant.public_id),
+        ("livemode", lambda c: c.livemode),
+        ("type", lambda c: c.type),
+        ("name", lambda c: c.name),
+        ("email", lambda c: c.email),
+        ("country", lambda c: c.country),
+        ("externalId", lambda c: c.external_id),
+        ("verification", lambda c: c.verification_status),
+        ("createdAt", lambda c: c.created_at.isoformat()),
+        ("lastOut", lambda c: c.last_out.isoformat() if c.last_out else ""),
+    )
     list_select_related = ("merchant",)
     show_full_result_count = False
     readonly_fields = [field.name for field in Customer._meta.fields if field.name != "default_bank_account"]
@@ -123,7 +147,7 @@ def masked(account: BankAccount) -> str:
 
 
 @admin.register(BankAccount)
-class BankAccountAdmin(ReadOnlyAdmin):
+class BankAccountAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Read-only. Shows the last four digits only: never the number, its ciphertext or its fingerprint."""
 
     list_display = (
@@ -138,7 +162,27 @@ class BankAccountAdmin(ReadOnlyAdmin):
         "created_at",
     )
     list_filter = ("needs_review", "status", "livemode", "account_kind")
-    search_fields = ("=public_id", "=customer__public_id", "holder_name", "=account_number_last4")
+    search_fields = (
+        "=public_id",
+        "=customer__public_id",
+        "holder_name",
+        "=account_number_last4",
+        "=metadata__cuit",
+        "=metadata__cuil",
+        "metadata__icontains",
+    )
+    export_columns = (
+        ("bankAccountId", lambda a: a.public_id),
+        ("customerId", lambda a: a.customer.public_id),
+        ("livemode", lambda a: a.livemode),
+        ("number", masked),
+        ("kind", lambda a: a.account_kind),
+        ("holderName", lambda a: a.holder_name),
+        ("status", lambda a: a.status),
+        ("needsReview", lambda a: a.needs_review),
+        ("reviewReason", lambda a: a.review_reason),
+        ("createdAt", lambda a: a.created_at.isoformat()),
+    )
     list_select_related = ("customer",)
     show_full_result_count = False
     fields = (

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from compliance.export import CsvExportMixin
 from customers.admin import ReadOnlyAdmin
 from payouts.models import Payout, PayoutEvent
 
@@ -17,7 +18,7 @@ class PayoutEventInline(admin.TabularInline):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ReadOnlyAdmin):
+class PayoutAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Read-only: payouts move through their services (the API, the worker). The destination shows as its
     last four digits only."""
 
@@ -35,6 +36,18 @@ class PayoutAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "failure_code", "livemode")
     search_fields = ("=public_id", "=customer__public_id", "=destination_last4")
+    export_columns = (
+        ("payoutId", lambda p: p.public_id),
+        ("merchant", lambda p: p.merchant.public_id),
+        ("livemode", lambda p: p.livemode),
+        ("amount", lambda p: f"{p.amount:.2f}"),
+        ("currency", lambda p: p.currency),
+        ("status", lambda p: p.status),
+        ("failureCode", lambda p: p.failure_code),
+        ("customerId", lambda p: p.customer_id or ""),
+        ("destination", lambda p: f"…{p.destination_last4}"),
+        ("createdAt", lambda p: p.created_at.isoformat()),
+    )
     list_select_related = ("customer", "merchant")
     show_full_result_count = False
     fields = (

@@ -70,3 +70,58 @@ def test_no_page_shows_a_full_account_number(api, create_customer):
         html = analyst.get(url).content.decode()
         assert "…1644" in html or url == "/admin/customers/customer/", url
         assert DOC_ACCOUNT_NUMBER not in html and account.account_number_ciphertext not in html, url
+
+
+@pytest.mark.django_db(transaction=True)  # the export streams outside the request's transaction
+def test_csv_export_streams_the_filtered_changelist_masked():
+    from conftest import ApiClient, make_merchant
+    from customers.models import Customer
+
+    api = ApiClient(make_merchant("Export").test)
+    analyst = staff_client("ana", ANALYST)
+    add_paid_customers(
+        api, lambda: api.post("/customers", {"type": "individual", "name": "E", "country": "AR"}).json(), 3, 100
+    )
+    rejected = Customer.objects.order_by("pk").first()
+    Customer.objects.filter(pk=rejected.pk).update(verification_status="rejected")
+    response = analyst.get("/admin/customers/customer/export/?verification_status__exact=rejected")
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Disposition"] == 'attachment; filename="customers.csv"'
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0].startswith("customerId,merchant,livemode,type,name")
+    assert [line.split(",")[0] for line in lines[1:]] == [rejected.public_id]
+    accounts = b"".join(analyst.get("/admin/customers/bankaccount/export/").streaming_content).decode()
+    assert len(accounts.splitlines()) == 4 and "…" in accounts
+    for account in BankAccount.objects.all():
+        assert account.account_number_ciphertext not in accounts
+    payouts = b"".join(analyst.get("/admin/payouts/payout/export/").streaming_content).decode()
+    assert len(payouts.splitlines()) == 4
+    assert staff_client("nobody").get("/admin/payouts/payout/export/").status_code == 403
+
+
+def test_search_finds_customers_by_cuit_and_metadata(api, create_customer):
+    analyst = staff_client("ana", ANALYST)
+    tagged = create_customer(metadata={"crm": "ZX-81"})
+    other = create_customer()
+    api.post(
+        f"/customers/{other['customerId']}/bank-accounts",
+        {
+            "country": "AR",
+            "currency": "ARS",
+            "rail": "OTHER",
+            "accountType": "savings",
+            "holderName": "H",
+            "accountNumber": DOC_ACCOUNT_NUMBER,
+            "metadata": {"cuit": "20-22137007-5"},
+        },
+    )
+    by_cuit = page(analyst, "/admin/customers/customer/?q=20221370075")
+    assert other["customerId"] in by_cuit and tagged["customerId"] not in by_cuit
+    by_metadata = page(analyst, "/admin/customers/customer/?q=ZX-81")
+    assert tagged["customerId"] in by_metadata and other["customerId"] not in by_metadata
+
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
