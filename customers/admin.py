@@ -1,9 +1,14 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from compliance.export import CsvExportMixin
 from customers.accounts import bank_name
@@ -43,6 +48,23 @@ class BankAccountInline(admin.TabularInline):
         return masked(account)
 
 
+class UnpaidFilter(admin.SimpleListFilter):
+    """Customers with accounts and no payout for longer than COMPLIANCE_UNPAID_DAYS (or never paid)."""
+
+    title = "payouts"
+    parameter_name = "unpaid"
+
+    def lookups(self, request, model_admin):
+        return [("stale", f"Not paid for over {settings.COMPLIANCE_UNPAID_DAYS} days")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "stale":
+            return queryset
+        cutoff = timezone.now() - timedelta(days=settings.COMPLIANCE_UNPAID_DAYS)
+        stale = Q(last_out__lt=cutoff) | Q(last_out__isnull=True, created_at__lt=cutoff)
+        return queryset.filter(stale, default_bank_account__isnull=False)
+
+
 @admin.register(Customer)
 class CustomerAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Customers change through the API's services only; compliance verifies or rejects them here."""
@@ -58,7 +80,7 @@ class CustomerAdmin(CsvExportMixin, ReadOnlyAdmin):
         "created_at",
         "last_out",
     )
-    list_filter = ("verification_status", "livemode", "type", "country")
+    list_filter = ("verification_status", UnpaidFilter, "livemode", "type", "country")
     # CUIT/CUIL: as stored on the customer's accounts (11 digits); metadata: any key or value.
     search_fields = (
         "=public_id",

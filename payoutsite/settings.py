@@ -228,6 +228,11 @@ PAYOUT_LIVE_RAIL = os.environ.get("PAYOUT_LIVE_RAIL", "sandbox")
 if PAYOUT_LIVE_RAIL != "sandbox":
     raise ImproperlyConfigured("PAYOUT_LIVE_RAIL: only 'sandbox' exists until a bank rail is added.")
 
+# Compliance: a customer not paid for longer than this many days shows under "needs review".
+COMPLIANCE_UNPAID_DAYS = int(os.environ.get("COMPLIANCE_UNPAID_DAYS", "180"))
+if COMPLIANCE_UNPAID_DAYS < 1:
+    raise ImproperlyConfigured("COMPLIANCE_UNPAID_DAYS must be a whole number of days, at least 1.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

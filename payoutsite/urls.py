@@ -3,6 +3,10 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+admin.site.site_header = "Payouts compliance"
+admin.site.site_title = "Payouts compliance"
+admin.site.index_title = "Beneficiaries and payouts"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),

@@ -125,3 +125,22 @@ def page(client, url: str) -> str:
     response = client.get(url)
     assert response.status_code == 200
     return response.content.decode()
+
+
+def test_unpaid_customers_show_under_their_filter(api, create_customer, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from customers.models import Customer
+
+    settings.COMPLIANCE_UNPAID_DAYS = 30
+    analyst = staff_client("ana", ANALYST)
+    add_paid_customers(api, create_customer, 3, 200)
+    stale, recent, never = Customer.objects.order_by("pk")
+    long_ago = timezone.now() - timedelta(days=31)
+    Customer.objects.filter(pk=stale.pk).update(last_out=long_ago)
+    Customer.objects.filter(pk=never.pk).update(last_out=None, created_at=long_ago)
+    listed = page(analyst, "/admin/customers/customer/?unpaid=stale")
+    assert stale.public_id in listed and never.public_id in listed and recent.public_id not in listed
+    assert "Beneficiaries and payouts" in page(analyst, "/admin/") and "Payouts compliance" in listed
