@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib import admin
 
 from compliance.export import CsvExportMixin
@@ -17,6 +19,36 @@ class PayoutEventInline(admin.TabularInline):
         return False
 
 
+class AmountFilter(admin.SimpleListFilter):
+    """Amount ranges in ARS, lower bound included."""
+
+    title = "amount"
+    parameter_name = "amount"
+    RANGES = {
+        "lt10k": (None, Decimal("10000")),
+        "10k-100k": (Decimal("10000"), Decimal("100000")),
+        "100k-1m": (Decimal("100000"), Decimal("1000000")),
+        "gte1m": (Decimal("1000000"), None),
+    }
+    LABELS = {
+        "lt10k": "under 10,000",
+        "10k-100k": "10,000 to 100,000",
+        "100k-1m": "100,000 to 1,000,000",
+        "gte1m": "1,000,000 or more",
+    }
+
+    def lookups(self, request, model_admin):
+        return list(self.LABELS.items())
+
+    def queryset(self, request, queryset):
+        if self.value() not in self.RANGES:
+            return queryset
+        low, high = self.RANGES[self.value()]
+        if low is not None:
+            queryset = queryset.filter(amount__gte=low)
+        return queryset if high is None else queryset.filter(amount__lt=high)
+
+
 @admin.register(Payout)
 class PayoutAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Read-only: payouts move through their services (the API, the worker). The destination shows as its
@@ -34,7 +66,7 @@ class PayoutAdmin(CsvExportMixin, ReadOnlyAdmin):
         "livemode",
         "created_at",
     )
-    list_filter = ("status", "failure_code", "livemode")
+    list_filter = ("status", "failure_code", AmountFilter, ("created_at", admin.DateFieldListFilter), "livemode")
     search_fields = ("=public_id", "=customer__public_id", "=destination_last4")
     export_columns = (
         ("payoutId", lambda p: p.public_id),

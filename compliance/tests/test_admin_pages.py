@@ -144,3 +144,30 @@ def test_unpaid_customers_show_under_their_filter(api, create_customer, settings
     listed = page(analyst, "/admin/customers/customer/?unpaid=stale")
     assert stale.public_id in listed and never.public_id in listed and recent.public_id not in listed
     assert "Beneficiaries and payouts" in page(analyst, "/admin/") and "Payouts compliance" in listed
+
+
+def test_payouts_filter_by_amount_range_status_and_date(api, create_customer):
+    from payouts.models import Payout
+
+    analyst = staff_client("ana", ANALYST)
+    customer = create_customer()
+    api.post(
+        f"/customers/{customer['customerId']}/bank-accounts",
+        {
+            "country": "AR",
+            "currency": "ARS",
+            "rail": "OTHER",
+            "accountType": "savings",
+            "holderName": "H",
+            "accountNumber": DOC_ACCOUNT_NUMBER,
+        },
+    )
+    small, large = (
+        api.post("/payouts", {"amount": amount, "currency": "ARS", "customerId": customer["customerId"]}).json()
+        for amount in ("9999.99", "250000.00")
+    )
+    since_2000 = "created_at__gte=2000-01-01+00:00:00%2B00:00"
+    listed = page(analyst, f"/admin/payouts/payout/?amount=100k-1m&status__exact=pending&{since_2000}")
+    assert large["payoutId"] in listed and small["payoutId"] not in listed
+    assert small["payoutId"] in page(analyst, "/admin/payouts/payout/?amount=lt10k")
+    assert Payout.objects.count() == 2
