@@ -4,7 +4,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from customers.accounts import AccountNumber
+from customers.accounts import AccountNumber, tax_id_review_reason
 from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
 from merchants.models import Scope
@@ -197,6 +197,7 @@ def bank_account_add(
         _set_number(account, account_number)
     found = _customer_and_same_number(scope, customer_id, account.account_number_fingerprint)
     account.customer_id = found.customer_pk
+    _review_tax_id(account, found.customer_type)
     if found.existing_account_id is not None:
         raise BankAccountExists(
             f"This customer already has this account number: {found.existing_account_id}.",
@@ -219,13 +220,20 @@ def bank_account_add(
 class CustomerForNewAccount:
     customer_pk: int
     default_id: str | None
+    customer_type: str
     existing_account_id: str | None  # this customer's active account with the same number
+
+
+def _review_tax_id(account: BankAccount, customer_type: str) -> None:
+    reason = tax_id_review_reason(customer_type, account.metadata)
+    if reason:
+        account.needs_review, account.review_reason = True, reason
 
 
 # The customer, its default, and this customer's active account with the number. Plain SQL: the ORM
 # takes longer to build this query than PostgreSQL takes to plan and run it (bench/run.py).
 CUSTOMER_AND_SAME_NUMBER = """
-SELECT c.id, c.default_bank_account_public_id,
+SELECT c.id, c.default_bank_account_public_id, c.type,
        (SELECT b.public_id FROM customers_bankaccount b
          WHERE b.customer_id = c.id AND b.account_number_fingerprint = %(fingerprint)s
            AND b.status = %(active)s AND %(fingerprint)s <> ''
@@ -274,8 +282,10 @@ def _set_number(account: BankAccount, number: AccountNumber) -> None:
 # held to commit, so two customers adding one number at once are both flagged; its plan is cached per
 # connection (planning this UPDATE cost 0.2 ms on every add). SQLite (make run) has one writer at a time.
 FLAG_SHARED_NUMBER = """
-UPDATE customers_bankaccount SET needs_review = TRUE, review_reason = %s
- WHERE merchant_id = %s AND livemode = %s AND account_number_fingerprint = %s AND NOT needs_review
+UPDATE customers_bankaccount
+   SET needs_review = TRUE,
+       review_reason = CASE WHEN review_reason = '' THEN %s ELSE review_reason || '; ' || %s END
+ WHERE merchant_id = %s AND livemode = %s AND account_number_fingerprint = %s AND instr(review_reason, %s) = 0
    AND EXISTS (SELECT 1 FROM customers_bankaccount other
                 WHERE other.merchant_id = customers_bankaccount.merchant_id
                   AND other.livemode = customers_bankaccount.livemode
@@ -294,7 +304,8 @@ def _flag_shared_numbers(scope: Scope, fingerprints: list[str]) -> None:
                 (scope.merchant_id, scope.livemode, fingerprint, SHARED_NUMBER_REASON, lock),
             )
         else:
-            db.execute(FLAG_SHARED_NUMBER, (SHARED_NUMBER_REASON, scope.merchant_id, scope.livemode, fingerprint))
+            reason = SHARED_NUMBER_REASON
+            db.execute(FLAG_SHARED_NUMBER, (reason, reason, scope.merchant_id, scope.livemode, fingerprint, reason))
 
 
 @transaction.atomic
@@ -455,6 +466,7 @@ def _import_accounts(
         customer = customers[row.external_id]
         for data in row.accounts:
             account = _new_account(scope, data)
+            _review_tax_id(account, customer.type)
             identity = (
                 _key(customer),
                 *_identity(account.account_number_fingerprint, account.holder_name, account.account_type),

@@ -401,3 +401,38 @@ def test_customers_adding_one_number_at_once_are_all_flagged():
 
     assert run_at_once(6, add) == [201] * 6
     assert list(BankAccount.objects.values_list("needs_review", flat=True)) == [True] * 6
+
+
+@pytest.mark.parametrize(
+    ("customer_type", "metadata", "reason"),
+    [
+        ("individual", {"cuit": "20221370075"}, ""),
+        ("business", {"cuit": "30500010912"}, ""),
+        ("business", {"cuit": "20221370075"}, "CUIT prefix 20 does not fit a customer of type business."),
+        ("individual", {"cuil": "30500010912"}, "CUIL prefix 30 does not fit a customer of type individual."),
+        ("business", {}, ""),
+    ],
+)
+def test_a_tax_id_that_does_not_fit_the_customer_type_flags_the_account(
+    api, create_customer, customer_type, metadata, reason
+):
+    customer = create_customer(type=customer_type)
+    response = api.post(
+        f"/customers/{customer['customerId']}/bank-accounts", {**DOC_BANK_ACCOUNT, "metadata": metadata}
+    )
+    assert response.status_code == 201, response.content
+    account = BankAccount.objects.get(public_id=response.json()["bankAccountId"])
+    assert (account.needs_review, account.review_reason) == (bool(reason), reason)
+
+
+def test_an_account_keeps_every_reason_it_is_flagged_for(api, create_customer):
+    from customers.services import SHARED_NUMBER_REASON
+
+    individual, business = create_customer(), create_customer(type="business")
+    for customer in (individual, business):  # the doc's CUIT (20…) on both: shared, and wrong for the business
+        api.post(f"/customers/{customer['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)
+    reasons = dict(BankAccount.objects.values_list("customer__public_id", "review_reason"))
+    assert reasons == {
+        individual["customerId"]: SHARED_NUMBER_REASON,
+        business["customerId"]: f"CUIT prefix 20 does not fit a customer of type business.; {SHARED_NUMBER_REASON}",
+    }

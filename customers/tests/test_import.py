@@ -215,3 +215,14 @@ def test_a_run_killed_midway_then_rerun_imports_every_row_once(tmp_path):
     assert Customer.objects.filter(merchant=merchant).count() == rows
     assert BankAccount.objects.filter(merchant=merchant).count() == rows
     assert Customer.objects.filter(merchant=merchant, default_bank_account__isnull=True).count() == 0
+
+
+def test_imported_accounts_get_the_same_review_flags(tmp_path, merchant):
+    number = make_cbu(account="0000000000909")
+    rows = f"{HEADER}\nb-1,business,Acme SA,,AR,,{number},checking,Acme SA,20221370075\n"
+    run_import(tmp_path, merchant.merchant, rows)
+    account = BankAccount.objects.get()
+    assert (account.needs_review, account.review_reason) == (
+        True,
+        "CUIT prefix 20 does not fit a customer of type business.",
+    )
