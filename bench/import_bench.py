@@ -21,23 +21,12 @@ import time
 from pathlib import Path
 
 from bench.env import configure
+from bench.run import setup_django
 
 ROOT = Path(__file__).resolve().parents[1]
 configure()
 
 COLUMNS = "externalId,type,name,email,country,metadata.segment,accountNumber,accountType,holderName,bankMetadata.cuit"
-
-
-def setup_django():
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        sys.exit("bench needs PostgreSQL: set DATABASE_URL=postgres://…")
-    call_command("migrate", verbosity=0)
 
 
 def write_file(path: Path, rows: int, tag: str) -> None:

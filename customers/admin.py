@@ -14,34 +14,16 @@ from compliance.export import CsvExportMixin
 from customers.accounts import bank_name
 from customers.models import BankAccount, Customer
 from customers.services import customer_verification_set
+from payoutsite.admin import ReadOnlyAdmin, ReadOnlyInline
 from payoutsite.api.errors import InvalidParameters
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Staff look, never write here: every change goes through the services (API, commands)."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class BankAccountInline(admin.TabularInline):
+class BankAccountInline(ReadOnlyInline):
     """The customer's accounts, masked: last four digits only."""
 
     model = BankAccount
     fields = ("public_id", "last4", "account_kind", "holder_name", "status", "needs_review", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="number")
     def last4(self, account: BankAccount) -> str:

@@ -113,8 +113,7 @@ def _run_batched(scope: Scope, key: str, request: tuple, work: Callable[[], Resp
             with db.batch_only():
                 response = work()
             body = _store(scope, key, request, response)
-            if connection.vendor == "postgresql":
-                db.execute("SELECT pg_advisory_unlock(%s)", (advisory_lock_id(scope, key),))
+            _unlock(scope, key)  # the batch's last statement
         released = True
     finally:
         if not released:
@@ -211,9 +210,9 @@ def _find(scope: Scope, key: str, *, lock: str) -> StoredResponse | None:
 
 
 def _unlock(scope: Scope, key: str) -> None:
+    """Queued in a batch (released with its writes); run at once outside one."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [advisory_lock_id(scope, key)])
+        db.execute("SELECT pg_advisory_unlock(%s)", (advisory_lock_id(scope, key),))
 
 
 def replay(stored: StoredResponse) -> HttpResponse:

@@ -5,20 +5,15 @@ from django.template.response import TemplateResponse
 
 from merchants.models import ApiKey, Merchant
 from merchants.services import api_key_revoke, api_key_roll
+from payoutsite.admin import ReadOnlyInline
 
 ROLL_GRACE = timedelta(hours=24)
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(ReadOnlyInline):
     model = ApiKey
     fields = ("public_id", "livemode", "prefix", "created_at", "expires_at", "revoked_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Merchant)

@@ -3,20 +3,14 @@ from decimal import Decimal
 from django.contrib import admin
 
 from compliance.export import CsvExportMixin
-from customers.admin import ReadOnlyAdmin
 from payouts.models import Payout, PayoutEvent
+from payoutsite.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
-class PayoutEventInline(admin.TabularInline):
+class PayoutEventInline(ReadOnlyInline):
     model = PayoutEvent
     fields = ("created_at", "from_status", "to_status", "reason")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ("id",)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AmountFilter(admin.SimpleListFilter):

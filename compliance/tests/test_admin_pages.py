@@ -5,9 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from compliance.roles import ANALYST
-from compliance.tests.test_verification import staff_client
+from compliance.tests.test_verification import page, staff_client
 from customers.models import BankAccount
-from customers.tests.factories import DOC_ACCOUNT_NUMBER, make_cbu
+from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT, make_cbu
 
 CHANGELISTS = ["/admin/customers/customer/", "/admin/customers/bankaccount/", "/admin/payouts/payout/"]
 
@@ -15,14 +15,7 @@ CHANGELISTS = ["/admin/customers/customer/", "/admin/customers/bankaccount/", "/
 def add_paid_customers(api, create_customer, count: int, offset: int) -> None:
     for i in range(offset, offset + count):
         customer = create_customer()
-        account = {
-            "country": "AR",
-            "currency": "ARS",
-            "rail": "OTHER",
-            "accountType": "savings",
-            "holderName": "H",
-            "accountNumber": make_cbu(account=f"{i:013d}"),
-        }
+        account = {**DOC_BANK_ACCOUNT, "accountNumber": make_cbu(account=f"{i:013d}"), "metadata": {}}
         api.post(f"/customers/{customer['customerId']}/bank-accounts", account)
         api.post("/payouts", {"amount": "1.00", "currency": "ARS", "customerId": customer["customerId"]})
 
@@ -119,12 +112,6 @@ def test_search_finds_customers_by_cuit_and_metadata(api, create_customer):
     assert other["customerId"] in by_cuit and tagged["customerId"] not in by_cuit
     by_metadata = page(analyst, "/admin/customers/customer/?q=ZX-81")
     assert tagged["customerId"] in by_metadata and other["customerId"] not in by_metadata
-
-
-def page(client, url: str) -> str:
-    response = client.get(url)
-    assert response.status_code == 200
-    return response.content.decode()
 
 
 def test_unpaid_customers_show_under_their_filter(api, create_customer, settings):
