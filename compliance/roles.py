@@ -2,14 +2,15 @@
 
 - Compliance analyst: views everything (merchants, keys, customers, bank accounts, payouts) and
   verifies or rejects customers; changes no money or account field.
-- Compliance admin: the same, plus key management (revoke and roll merchants' API keys).
+- Compliance admin: the same, plus key management (revoke and roll merchants' API keys) and revealing a
+  full account number (each reveal is in the audit trail).
 """
 
 ANALYST = "Compliance analyst"
 ADMIN = "Compliance admin"
 AUDITED_APPS = ("merchants", "customers", "payouts")
 ANALYST_EXTRA = (("customers", "verify_customer"),)
-ADMIN_EXTRA = (("merchants", "change_apikey"),)
+ADMIN_EXTRA = (("merchants", "change_apikey"), ("customers", "reveal_account_number"))
 
 
 def sync_roles(group_model, permission_model) -> None:
@@ -25,3 +26,15 @@ def sync_roles(group_model, permission_model) -> None:
     analyst.permissions.set([*views, *permissions(ANALYST_EXTRA)])
     admin, _ = group_model.objects.get_or_create(name=ADMIN)
     admin.permissions.set([*views, *permissions(ANALYST_EXTRA), *permissions(ADMIN_EXTRA)])
+
+
+def install_roles(apps, schema_editor) -> None:
+    """The migrations' step: create the permissions now (Django normally does after all migrations run),
+    then sync the groups with them."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    sync_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -10,7 +11,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from audit.admin import AuditHistoryMixin
+from audit.selectors import history
 from compliance.export import CsvExportMixin
+from compliance.services import REVEAL_PERMISSION, bank_account_reveal
 from customers.accounts import bank_name
 from customers.models import BankAccount, Customer
 from customers.services import customer_verification_set
@@ -48,7 +52,7 @@ class UnpaidFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(CsvExportMixin, ReadOnlyAdmin):
+class CustomerAdmin(AuditHistoryMixin, CsvExportMixin, ReadOnlyAdmin):
     """Customers change through the API's services only; compliance verifies or rejects them here."""
 
     list_display = (
@@ -93,6 +97,19 @@ class CustomerAdmin(CsvExportMixin, ReadOnlyAdmin):
     inlines = [BankAccountInline]
     actions = ["verify_selected", "reject_selected"]
     change_form_template = "admin/customers/customer/change_form.html"
+    history_subject = "customer"
+    PAYOUTS_SHOWN = 20
+
+    def audit_history(self, customer: Customer):
+        accounts = apps.get_model("customers", "BankAccountHistory").objects.filter(
+            pgh_obj_id__in=customer.bank_accounts.values("pk")  # by the history's object index
+        )
+        return history((customer.audit_events.all(), "customer"), (accounts, "bank account"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        customer = self.get_object(request, object_id)
+        payouts = customer.payouts.order_by("-id")[: self.PAYOUTS_SHOWN] if customer is not None else []
+        return super().change_view(request, object_id, form_url, {"customer_payouts": payouts, **(extra_context or {})})
 
     def has_verify_permission(self, request) -> bool:
         return request.user.has_perm("customers.verify_customer")
@@ -151,7 +168,7 @@ def masked(account: BankAccount) -> str:
 
 
 @admin.register(BankAccount)
-class BankAccountAdmin(CsvExportMixin, ReadOnlyAdmin):
+class BankAccountAdmin(AuditHistoryMixin, CsvExportMixin, ReadOnlyAdmin):
     """Read-only. Shows the last four digits only: never the number, its ciphertext or its fingerprint."""
 
     list_display = (
@@ -206,6 +223,31 @@ class BankAccountAdmin(CsvExportMixin, ReadOnlyAdmin):
         "created_at",
     )
     readonly_fields = fields
+    history_subject = "bank account"
+    change_form_template = "admin/customers/bankaccount/change_form.html"
+
+    def get_urls(self):
+        reveal = self.admin_site.admin_view(self.reveal_view)
+        return [path("<path:object_id>/reveal/", reveal, name="customers_bankaccount_reveal"), *super().get_urls()]
+
+    def reveal_view(self, request, object_id: str):
+        """GET asks to confirm; POST shows the full number on this response only (never cached), after the
+        reveal is written to the audit trail. Without the permission: 403, and nothing is recorded."""
+        account = self.get_object(request, object_id)
+        if account is None or not request.user.has_perm(REVEAL_PERMISSION):
+            raise PermissionDenied
+        number = bank_account_reveal(account=account, staff=request.user) if request.method == "POST" else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Account number of {account.public_id}",
+            "account": account,
+            "number": number,
+            "revealed": request.method == "POST",
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "admin/customers/bankaccount/reveal.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.display(description="number")
     def last4(self, account: BankAccount) -> str:

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from audit.tracking import tracked
 from merchants.models import Merchant, Scope
 from payoutsite.api.ids import new_public_id
 from payoutsite.crypto import decrypt
@@ -20,6 +21,7 @@ def now_to_the_second():
     return timezone.now().replace(microsecond=0)
 
 
+@tracked("CustomerHistory")
 class Customer(models.Model):
     """A saved payout recipient of one merchant, in one mode."""
 
@@ -91,6 +93,10 @@ class Customer(models.Model):
         return Scope(merchant_id=self.merchant_id, livemode=self.livemode)
 
 
+@tracked(
+    "BankAccountHistory",
+    exclude=["account_number_ciphertext", "account_number_fingerprint"],
+)
 class BankAccount(models.Model):
     """A customer's CBU/CVU. The number is kept encrypted, with a keyed fingerprint and its last four
     digits; it is never in __str__, a response, a log line or an admin list."""
@@ -131,8 +137,11 @@ class BankAccount(models.Model):
     review_reason = models.CharField(max_length=200, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=now_to_the_second, editable=False)
+    # When the number or the holder was last set: a large payout soon after is flagged for review.
+    details_changed_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        permissions = [("reveal_account_number", "Can reveal a full account number (recorded in the audit trail)")]
         indexes = [
             models.Index(fields=["customer", "-id"], name="bank_account_customer_page"),
             models.Index(

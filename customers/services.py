@@ -317,9 +317,9 @@ def bank_account_update(
 ) -> BankAccount:
     account = BankAccount.objects.select_for_update().get(pk=account.pk)
     changed = []
-    if holder_name is not UNSET:
-        account.holder_name = holder_name
-        changed.append("holder_name")
+    if holder_name is not UNSET and holder_name != account.holder_name:
+        account.holder_name, account.details_changed_at = holder_name, timezone.now()
+        changed += ["holder_name", "details_changed_at"]
     if metadata is not UNSET:
         account.metadata = merge_metadata(account.metadata, metadata)
         changed.append("metadata")

@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from audit.admin import AuditHistoryMixin
 from merchants.models import ApiKey, Merchant
 from merchants.services import api_key_revoke, api_key_roll
 from payoutsite.admin import ReadOnlyInline
@@ -17,7 +18,8 @@ class ApiKeyInline(ReadOnlyInline):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(admin.ModelAdmin):
+class MerchantAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    history_subject = "merchant"
     list_display = ("public_id", "name", "created_at")
     search_fields = ("public_id", "name")
     readonly_fields = ("public_id", "created_at")
@@ -28,7 +30,7 @@ class MerchantAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
     """Keys are issued by `create_merchant`; here staff revoke or roll them. Secrets are never stored."""
 
     list_display = ("public_id", "merchant", "livemode", "prefix", "created_at", "expires_at", "revoked_at")
@@ -37,6 +39,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     fields = ("public_id", "merchant", "livemode", "prefix", "created_at", "expires_at", "revoked_at", "rolled_to")
     readonly_fields = fields
     actions = ["revoke_keys", "roll_keys"]
+    history_subject = "API key"
 
     def has_add_permission(self, request) -> bool:
         return False

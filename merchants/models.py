@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from django.db import models
 from django.utils import timezone
 
+from audit.tracking import tracked
 from payoutsite.api.ids import new_public_id
 
 
@@ -22,6 +23,7 @@ class Scope:
     livemode: bool
 
 
+@tracked("MerchantHistory")
 class Merchant(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=new_merchant_id, editable=False)
     name = models.CharField(max_length=200)
@@ -31,6 +33,7 @@ class Merchant(models.Model):
         return f"{self.name} ({self.public_id})"
 
 
+@tracked("ApiKeyHistory", exclude=["key_hash"])
 class ApiKey(models.Model):
     """A secret key. Only its SHA-256 and a short display prefix are kept; the key is shown once."""
 

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.contrib import admin
 
+from audit.admin import AuditHistoryMixin
 from compliance.export import CsvExportMixin
 from payouts.models import Payout, PayoutEvent
 from payoutsite.admin import ReadOnlyAdmin, ReadOnlyInline
@@ -44,10 +45,11 @@ class AmountFilter(admin.SimpleListFilter):
 
 
 @admin.register(Payout)
-class PayoutAdmin(CsvExportMixin, ReadOnlyAdmin):
+class PayoutAdmin(AuditHistoryMixin, CsvExportMixin, ReadOnlyAdmin):
     """Read-only: payouts move through their services (the API, the worker). The destination shows as its
     last four digits only."""
 
+    history_subject = "payout"
     list_display = (
         "public_id",
         "amount",

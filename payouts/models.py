@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
+from audit.tracking import tracked
 from customers.models import BankAccount, Customer, now_to_the_second
 from merchants.models import Merchant
 from payoutsite.api.ids import new_public_id
@@ -15,6 +16,7 @@ def new_payout_id() -> str:
     return new_public_id("po")
 
 
+@tracked("PayoutHistory", exclude=["destination_ciphertext", "destination_fingerprint"])
 class Payout(models.Model):
     """Money out to one CBU/CVU. Never deleted; every status change is a PayoutEvent."""
 

@@ -10,6 +10,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
+import pghistory
+import pgtrigger
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
@@ -92,6 +94,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served by us, not fetched from a CDN
+    "pgtrigger",
+    "pghistory",
+    "audit",
     "merchants",
     "customers",
     "payouts",
@@ -107,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -232,6 +238,27 @@ if PAYOUT_LIVE_RAIL != "sandbox":
 COMPLIANCE_UNPAID_DAYS = int(os.environ.get("COMPLIANCE_UNPAID_DAYS", "180"))
 if COMPLIANCE_UNPAID_DAYS < 1:
     raise ImproperlyConfigured("COMPLIANCE_UNPAID_DAYS must be a whole number of days, at least 1.")
+# A payout of at least this amount to an account whose details were added or changed within this many
+# hours flags the account for review ("changed before a large payout").
+COMPLIANCE_LARGE_PAYOUT_AMOUNT = os.environ.get("COMPLIANCE_LARGE_PAYOUT_AMOUNT", "1000000.00")
+try:
+    if not Decimal(COMPLIANCE_LARGE_PAYOUT_AMOUNT) > 0:
+        raise InvalidOperation
+except InvalidOperation:
+    raise ImproperlyConfigured("COMPLIANCE_LARGE_PAYOUT_AMOUNT must be a positive decimal.") from None
+COMPLIANCE_RECENT_CHANGE_HOURS = int(os.environ.get("COMPLIANCE_RECENT_CHANGE_HOURS", "72"))
+if COMPLIANCE_RECENT_CHANGE_HOURS < 1:
+    raise ImproperlyConfigured("COMPLIANCE_RECENT_CHANGE_HOURS must be a whole number of hours, at least 1.")
+
+# The audit trail (audit/): statement-level triggers, so a bulk write costs one trigger call, not one per
+# row; the actor is kept in each event (no shared context table to update); events cannot be changed.
+PGHISTORY_LEVEL = pgtrigger.Statement
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextJSONField()
+PGHISTORY_CONTEXT_ID_FIELD = pghistory.ContextUUIDField()
+PGHISTORY_APPEND_ONLY = True
+# History rows keep their foreign keys as plain columns: no constraint, and no index to slow each insert.
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+PGHISTORY_ADMIN_MODEL = "pghistory.Events"
 
 LOGGING = {
     "version": 1,

@@ -1,18 +1,8 @@
 """Creates the compliance roles (compliance/roles.py) with their permissions."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from compliance.roles import ADMIN, ANALYST, sync_roles
-
-
-def create_roles(apps, schema_editor):
-    # Permissions are normally created after all migrations run; the groups need them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    sync_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+from compliance.roles import ADMIN, ANALYST, install_roles
 
 
 def remove_roles(apps, schema_editor):
@@ -28,4 +18,4 @@ class Migration(migrations.Migration):
         ("payouts", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(create_roles, remove_roles)]
+    operations = [migrations.RunPython(install_roles, remove_roles)]

@@ -5,6 +5,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
+from audit.context import set_actor
 from merchants.models import Scope
 from merchants.selectors import api_key_authenticate
 
@@ -17,7 +18,9 @@ class ApiKeyAuthentication(BaseAuthentication):
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise AuthenticationFailed("Send the key as 'Authorization: Bearer sk_test_…'.", code="api_key_invalid")
-        return (None, api_key_authenticate(secret=secret.strip()))
+        key = api_key_authenticate(secret=secret.strip())
+        set_actor(f"api_key:{key.prefix}", api_key=key.public_id)
+        return (None, key)
 
     def authenticate_header(self, request) -> str:
         return "Bearer"

@@ -9,6 +9,7 @@ key can be removed from FIELD_ENCRYPTION_KEYS.
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.context import command_actor
 from customers.models import BankAccount
 from customers.services import bank_account_numbers_rotate_batch
 from payoutsite import crypto
@@ -20,6 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=500, help="Rows per transaction (default 500).")
 
+    @command_actor
     def handle(self, *args, batch_size: int, **options):
         if not 1 <= batch_size <= 10_000:
             raise CommandError("--batch-size must be between 1 and 10000.")

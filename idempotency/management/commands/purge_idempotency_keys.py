@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.context import command_actor
 from idempotency.services import idempotency_keys_purge
 
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--older-than-hours", type=float, default=24.0, help="Retention in hours (>= 24).")
 
+    @command_actor
     def handle(self, *args, older_than_hours: float, **options):
         if older_than_hours < 24:
             raise CommandError("--older-than-hours must be at least 24: keys are kept at least a day.")

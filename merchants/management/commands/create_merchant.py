@@ -8,6 +8,7 @@ only their SHA-256 hashes are stored.
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.context import command_actor
 from merchants.services import merchant_create
 
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name", help="The merchant's display name.")
 
+    @command_actor
     def handle(self, *args, name: str, **options):
         name = name.strip()
         if not name or len(name) > 200:

@@ -8,6 +8,7 @@ prints how to get a fresh test key instead.
 
 from django.core.management.base import BaseCommand
 
+from audit.context import command_actor
 from merchants.models import Merchant
 from merchants.services import merchant_create
 
@@ -17,6 +18,7 @@ DEMO_NAME = "Demo merchant"
 class Command(BaseCommand):
     help = "Create a demo merchant if none exists and print its keys."
 
+    @command_actor
     def handle(self, *args, **options):
         existing = Merchant.objects.filter(name=DEMO_NAME).order_by("id").first()
         if existing is not None:

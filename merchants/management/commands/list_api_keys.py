@@ -6,6 +6,7 @@ python manage.py list_api_keys mer_…
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from audit.context import command_actor
 from merchants.selectors import api_keys_for_merchant, merchant_get
 
 
@@ -15,6 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("merchant_id", help="The merchant id (mer_…).")
 
+    @command_actor
     def handle(self, *args, merchant_id: str, **options):
         merchant = merchant_get(public_id=merchant_id)
         if merchant is None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.context import command_actor
 from merchants.selectors import api_key_get
 from merchants.services import api_key_roll
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
             help="How long the old key keeps working, in hours (default 24; 0 = immediately).",
         )
 
+    @command_actor
     def handle(self, *args, key_id: str, expires_in_hours: float, **options):
         if expires_in_hours < 0 or expires_in_hours > 24 * 30:
             raise CommandError("--expires-in-hours must be between 0 and 720.")

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.context import command_actor
 from payouts.worker import PayoutWorker
 
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--poll", type=float, default=1.0, help="Seconds to wait when idle (default 1).")
 
+    @command_actor
     def handle(self, *args, once: bool, batch_size: int, stale_after: int, poll: float, **options):
         if not 1 <= batch_size <= 5000:
             raise CommandError("--batch-size must be between 1 and 5000.")

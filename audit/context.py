@@ -1,0 +1,60 @@
+"""Who made a change. Every tracked write (customers, bank accounts, payouts, merchants and their keys) is
+recorded by a PostgreSQL trigger (django-pghistory) with the actor set here: the API key's display prefix,
+the staff user, or the management command. Nothing else needs to remember to write an audit row, and bulk
+writes (COPY, INSERT … SELECT, queryset updates) are captured like single ones.
+
+The actor travels with each write statement (pghistory prepends a `set_config` to it), so it also reaches
+the request's one-message write batches (payoutsite/db.py). SQLite (`make run`) has no triggers: there the
+trail is not recorded and these helpers do nothing.
+"""
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pghistory
+from django.db import connection
+
+
+def recording() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@contextmanager
+def actor(name: str, **details: Any) -> Iterator[None]:
+    """Record `name` (e.g. "command:import_customers") as the actor of every write in the block."""
+    if not recording():
+        yield
+        return
+    with pghistory.context(actor=name, **details):
+        yield
+
+
+def set_actor(name: str, **details: Any) -> None:
+    """Name the actor of the block already entered (a request's, opened by AuditMiddleware)."""
+    if recording():
+        pghistory.context(actor=name, **details)
+
+
+def command_actor(handle: Callable) -> Callable:
+    """Decorates a management command's handle(): its writes are recorded as "command:<its name>"."""
+
+    @functools.wraps(handle)
+    def run(command, *args, **options):
+        with actor(f"command:{command.__module__.rsplit('.', 1)[-1]}"):
+            return handle(command, *args, **options)
+
+    return run
+
+
+# What pghistory puts in front of a write statement to carry the actor (see the module doc).
+_CONTEXT_PREFIX = "SELECT set_config('pghistory.context_id'"
+_CONTEXT_END = "true); "
+
+
+def without_actor(statement: str) -> str:
+    """The statement as written, without the actor pghistory prepended to it."""
+    if statement.startswith(_CONTEXT_PREFIX):
+        return statement.split(_CONTEXT_END, 2)[-1]
+    return statement
