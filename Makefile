@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON_VERSION := $(shell cat .python-version)
 BOOTSTRAP_PYTHON ?= $(shell command -v python$(basename $(PYTHON_VERSION)) || echo $(HOME)/.pyenv/versions/$(PYTHON_VERSION)/bin/python)
 
-.PHONY: run test install lint schema bench bench-worker bench-import clean
+.PHONY: run test install lint browser schema bench bench-worker bench-import clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+# The back-office's browser tests drive Debian's Chromium (never a Playwright browser download).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "No chromium (as root: apt-get install chromium): the browser tests will be skipped."
+
+test: lint browser
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

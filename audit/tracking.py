@@ -20,6 +20,12 @@ def tracked(model_name: str, *, exclude: Sequence[str] = ()):
         pghistory.DeleteEvent(DELETE),
         exclude=list(exclude),
         model_name=model_name,
+        meta={"verbose_name_plural": _words(model_name)},
         # The object may be deleted; its history stays (no database constraint, nothing cascades).
         obj_field=pghistory.ObjForeignKey(related_name="audit_events", db_index=True),
     )
+
+
+def _words(model_name: str) -> str:
+    """ "BankAccountHistory" -> "bank account history" (the admin's plural would be "historys")."""
+    return "".join(f" {c.lower()}" if c.isupper() else c for c in model_name).strip().replace("api ", "API ")
