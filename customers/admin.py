@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -51,6 +51,21 @@ class UnpaidFilter(admin.SimpleListFilter):
         return queryset.filter(stale, default_bank_account__isnull=False)
 
 
+class NeedsReviewFilter(admin.SimpleListFilter):
+    """Customers with an account flagged for review (shared number, CUIT prefix, change before a large payout)."""
+
+    title = "needs review"
+    parameter_name = "needs_review"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has an account flagged for review")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(Exists(BankAccount.objects.filter(customer=OuterRef("pk"), needs_review=True)))
+
+
 @admin.register(Customer)
 class CustomerAdmin(AuditHistoryMixin, CsvExportMixin, ReadOnlyAdmin):
     """Customers change through the API's services only; compliance verifies or rejects them here."""
@@ -66,7 +81,16 @@ class CustomerAdmin(AuditHistoryMixin, CsvExportMixin, ReadOnlyAdmin):
         "created_at",
         "last_out",
     )
-    list_filter = ("verification_status", UnpaidFilter, "livemode", "type", "country")
+    list_filter = (
+        "verification_status",
+        NeedsReviewFilter,
+        UnpaidFilter,
+        "merchant",
+        "livemode",
+        "type",
+        "country",
+        ("created_at", admin.DateFieldListFilter),
+    )
     # CUIT/CUIL: as stored on the customer's accounts (11 digits); metadata: any key or value.
     search_fields = (
         "=public_id",
@@ -182,7 +206,14 @@ class BankAccountAdmin(AuditHistoryMixin, CsvExportMixin, ReadOnlyAdmin):
         "livemode",
         "created_at",
     )
-    list_filter = ("needs_review", "status", "livemode", "account_kind")
+    list_filter = (
+        "needs_review",
+        "status",
+        "merchant",
+        "livemode",
+        "account_kind",
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = (
         "=public_id",
         "=customer__public_id",

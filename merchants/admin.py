@@ -13,7 +13,7 @@ ROLL_GRACE = timedelta(hours=24)
 
 class ApiKeyInline(ReadOnlyInline):
     model = ApiKey
-    fields = ("public_id", "livemode", "prefix", "created_at", "expires_at", "revoked_at")
+    fields = ("public_id", "livemode", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
     show_change_link = True
 
 
@@ -33,10 +33,30 @@ class MerchantAdmin(AuditHistoryMixin, admin.ModelAdmin):
 class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
     """Keys are issued by `create_merchant`; here staff revoke or roll them. Secrets are never stored."""
 
-    list_display = ("public_id", "merchant", "livemode", "prefix", "created_at", "expires_at", "revoked_at")
-    list_filter = ("livemode",)
+    list_display = (
+        "public_id",
+        "merchant",
+        "livemode",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("livemode", ("last_used_at", admin.EmptyFieldListFilter), "revoked_at")
+    list_select_related = ("merchant",)
     search_fields = ("public_id", "prefix", "merchant__public_id", "merchant__name")
-    fields = ("public_id", "merchant", "livemode", "prefix", "created_at", "expires_at", "revoked_at", "rolled_to")
+    fields = (
+        "public_id",
+        "merchant",
+        "livemode",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "rolled_to",
+    )
     readonly_fields = fields
     actions = ["revoke_keys", "roll_keys"]
     history_subject = "API key"

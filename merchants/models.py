@@ -33,7 +33,7 @@ class Merchant(models.Model):
         return f"{self.name} ({self.public_id})"
 
 
-@tracked("ApiKeyHistory", exclude=["key_hash"])
+@tracked("ApiKeyHistory", exclude=["key_hash", "last_used_at"])
 class ApiKey(models.Model):
     """A secret key. Only its SHA-256 and a short display prefix are kept; the key is shown once."""
 
@@ -45,6 +45,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # To the minute (merchants.services.api_key_mark_used); not in the audit trail, which it would flood.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     rolled_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )

@@ -24,7 +24,11 @@ def api_key_authenticate(*, secret: str) -> ApiKey:
     return api_key
 
 
-_KEY_BY_HASH_SQL = "SELECT id, merchant_id, livemode, expires_at, revoked_at FROM merchants_apikey WHERE key_hash = %s"
+# Every column a request reads (the scope, the audit actor, last use): a deferred one would cost a query.
+_KEY_BY_HASH_SQL = """
+SELECT id, public_id, prefix, merchant_id, livemode, expires_at, revoked_at, last_used_at
+  FROM merchants_apikey WHERE key_hash = %s
+"""
 
 
 def _api_key_by_hash(key_hash: str) -> ApiKey | None:

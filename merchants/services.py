@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from merchants.models import ApiKey, Merchant
@@ -63,3 +64,19 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
     return key
+
+
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def api_key_mark_used(*, api_key: ApiKey) -> None:
+    """Records that the key was just used, at most once a minute: a write on every request would cost
+    every request a round trip. The condition keeps parallel requests from writing it twice."""
+    now = timezone.now()
+    stale = now - LAST_USED_PRECISION
+    if api_key.last_used_at is not None and api_key.last_used_at > stale:
+        return
+    ApiKey.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale), pk=api_key.pk).update(
+        last_used_at=now
+    )
+    api_key.last_used_at = now

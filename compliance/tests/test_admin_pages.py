@@ -158,3 +158,37 @@ def test_payouts_filter_by_amount_range_status_and_date(api, create_customer):
     assert large["payoutId"] in listed and small["payoutId"] not in listed
     assert small["payoutId"] in page(analyst, "/admin/payouts/payout/?amount=lt10k")
     assert Payout.objects.count() == 2
+
+
+def test_keys_show_when_they_were_last_used_written_once_a_minute(api, merchant):
+    from datetime import timedelta
+
+    from django.apps import apps
+
+    from merchants.models import ApiKey
+
+    key = merchant.test_key
+    assert ApiKey.objects.get(pk=key.pk).last_used_at is None
+    api.get("/customers")
+    first_use = ApiKey.objects.get(pk=key.pk).last_used_at
+    assert first_use is not None
+    with CaptureQueriesContext(connection) as queries:
+        api.get("/customers")
+    assert not [q for q in queries if "UPDATE" in q["sql"]]  # within the minute: no write
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=first_use - timedelta(minutes=2))
+    api.get("/customers")
+    assert ApiKey.objects.get(pk=key.pk).last_used_at > first_use
+    history = apps.get_model("merchants", "ApiKeyHistory")
+    assert not history.objects.filter(pgh_obj_id=key.pk, pgh_label="update").exists()  # no trail noise
+    text = page(staff_client("root", ANALYST), "/admin/merchants/apikey/")
+    assert "Last used at" in text and key.prefix in text
+
+
+def test_customers_filter_by_accounts_needing_review(api, create_customer):
+    flagged, clean = create_customer(name="Flagged"), create_customer(name="Clean")
+    for i, customer in enumerate((flagged, clean)):
+        number = make_cbu(account=f"{i:013d}")  # two numbers: a shared one would flag both
+        api.post(f"/customers/{customer['customerId']}/bank-accounts", {**DOC_BANK_ACCOUNT, "accountNumber": number})
+    BankAccount.objects.filter(customer__public_id=flagged["customerId"]).update(needs_review=True)
+    text = page(staff_client("ana", ANALYST), "/admin/customers/customer/?needs_review=yes")
+    assert flagged["customerId"] in text and clean["customerId"] not in text

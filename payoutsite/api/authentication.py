@@ -8,6 +8,7 @@ from rest_framework.permissions import BasePermission
 from audit.context import set_actor
 from merchants.models import Scope
 from merchants.selectors import api_key_authenticate
+from merchants.services import api_key_mark_used
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -20,6 +21,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("Send the key as 'Authorization: Bearer sk_test_…'.", code="api_key_invalid")
         key = api_key_authenticate(secret=secret.strip())
         set_actor(f"api_key:{key.prefix}", api_key=key.public_id)
+        api_key_mark_used(api_key=key)
         return (None, key)
 
     def authenticate_header(self, request) -> str:
