@@ -192,3 +192,21 @@ def test_customers_filter_by_accounts_needing_review(api, create_customer):
     BankAccount.objects.filter(customer__public_id=flagged["customerId"]).update(needs_review=True)
     text = page(staff_client("ana", ANALYST), "/admin/customers/customer/?needs_review=yes")
     assert flagged["customerId"] in text and clean["customerId"] not in text
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("url", [*CHANGELISTS, "/admin/customers/customerhistory/"])
+def test_large_changelists_show_an_estimate_instead_of_counting_every_row(api, create_customer, url, monkeypatch):
+    from payoutsite.admin import EstimatedCountPaginator
+
+    add_paid_customers(api, create_customer, 3, 0)
+    analyst = staff_client("ana", ANALYST)
+    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_UP_TO", 0)  # as if the table were huge
+    with CaptureQueriesContext(connection) as queries:
+        assert analyst.get(url).status_code == 200
+    assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert [q for q in queries if "EXPLAIN (FORMAT JSON)" in q["sql"]]
+    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_UP_TO", 20_000)  # small: counted exactly
+    with CaptureQueriesContext(connection) as queries:
+        assert analyst.get(url).status_code == 200
+    assert [q for q in queries if "COUNT(" in q["sql"].upper()]
