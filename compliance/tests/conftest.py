@@ -32,7 +32,7 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     """Debian's Chromium (the `chromium` package; `make test` installs it), driven by Playwright: never a
     browser download. Skipped where it is missing, except in CI (REQUIRE_BROWSER=1)."""
@@ -44,11 +44,13 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop on this thread; the tests' ORM calls are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    # Only for these tests: left set, it would reach later tests' subprocesses (check --deploy warns).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
 
 
 @pytest.fixture
