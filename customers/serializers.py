@@ -2,74 +2,91 @@
 
 from typing import Any
 
-from django.core.validators import EmailValidator
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from customers.accounts import (
-    AccountNumber,
-    AccountNumberError,
-    AccountNumberErrors,
-    bank_name,
-    normalize_tax_id,
-    parse_account_number,
-)
+from customers import validation
+from customers.accounts import bank_name, normalize_tax_id
 from customers.countries import COUNTRY_CODES
 from customers.models import BankAccount, Customer
+from customers.validation import FieldInvalid
 from payoutsite.api.serializers import MetadataField, PublicIdField, StrictCharField, StrictInputSerializer
 
 CUSTOMER_READ_ONLY = ("customerId", "livemode", "createdAt", "last_out", "defaultBankAccountId")
 
 
-def validate_country(value: str) -> str:
-    if value not in COUNTRY_CODES:
-        raise serializers.ValidationError(
-            f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'AR').", code="invalid_country"
-        )
-    return value
+class CheckedField(serializers.Field):
+    """A field whose value is checked by a plain function of customers.validation (the importer calls
+    the same fields); a missing or null value stays DRF's (required, allow_null, partial updates)."""
 
+    def check(self, value: Any) -> Any:
+        raise NotImplementedError
 
-def validate_email(value: str) -> str:
-    try:
-        EmailValidator()(value)
-    except Exception:
-        raise serializers.ValidationError(f"{value!r} is not a valid email address.", code="invalid_email") from None
-    return value
+    def run_validation(self, data=serializers.empty):
+        if data is serializers.empty or data is None:
+            return super().run_validation(data)
+        try:
+            return self.check(data)
+        except FieldInvalid as exc:
+            details = [ErrorDetail(message, code=code) for code, message in exc.errors]
+            raise serializers.ValidationError(details) from None
 
 
 @extend_schema_field({"type": "string", "enum": sorted(COUNTRY_CODES)})
-class CountryField(StrictCharField):
+class CountryField(CheckedField, StrictCharField):
+    check = staticmethod(validation.check_country)
+
+
+@extend_schema_field({"type": "string", "format": "email", "maxLength": validation.EMAIL_MAX_LENGTH})
+class EmailField(CheckedField, StrictCharField):
+    check = staticmethod(validation.check_email)
+
     def __init__(self, **kwargs):
-        super().__init__(validators=[validate_country], **kwargs)
+        super().__init__(max_length=validation.EMAIL_MAX_LENGTH, **kwargs)
 
 
-@extend_schema_field({"type": "string", "format": "email", "maxLength": 254})
-class EmailField(StrictCharField):
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": validation.NAME_MAX_LENGTH,
+        "pattern": r"^[^\u0000]*\S[^\u0000]*$",
+    }
+)
+class NameField(CheckedField, StrictCharField):
+    check = staticmethod(validation.check_name)
+
     def __init__(self, **kwargs):
-        super().__init__(max_length=254, validators=[validate_email], **kwargs)
+        super().__init__(max_length=validation.NAME_MAX_LENGTH, trim_whitespace=True, **kwargs)
 
 
-@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\u0000]*\S[^\u0000]*$"})
-class NameField(StrictCharField):
-    def __init__(self, **kwargs):
-        super().__init__(max_length=200, trim_whitespace=True, **kwargs)
-
-
-class ExternalIdField(StrictCharField):
+class ExternalIdField(CheckedField, StrictCharField):
     """The merchant's own id for the customer: 1 to 128 characters, unique per merchant and mode."""
+
+    check = staticmethod(validation.check_external_id)
 
     def __init__(self, **kwargs):
         super().__init__(
-            source="external_id", min_length=1, max_length=128, trim_whitespace=False, allow_null=True, **kwargs
+            source="external_id",
+            min_length=1,
+            max_length=validation.EXTERNAL_ID_MAX_LENGTH,
+            trim_whitespace=False,
+            allow_null=True,
+            **kwargs,
         )
+
+
+class ChoiceField(CheckedField, serializers.ChoiceField):
+    def check(self, value: Any) -> str:
+        return validation.check_choice(value, self.choice_strings_to_values)
 
 
 class CustomerCreateInput(StrictInputSerializer):
     read_only_params = CUSTOMER_READ_ONLY
 
-    type = serializers.ChoiceField(choices=Customer.Type.choices)
+    type = ChoiceField(choices=Customer.Type.choices)
     name = NameField()
     country = CountryField()
     email = EmailField(required=False, allow_null=True)
@@ -160,7 +177,7 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
 # Bank accounts
 
 
-class SupportedValueField(StrictCharField):
+class SupportedValueField(CheckedField, StrictCharField):
     """A field that, for now, takes exactly one value; anything else says what is supported."""
 
     def __init__(self, supported: str, code: str, **kwargs):
@@ -168,13 +185,8 @@ class SupportedValueField(StrictCharField):
         self.unsupported_code = code
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if value != self.supported:
-            raise serializers.ValidationError(
-                f"{value[:20]!r} is not supported: only {self.supported!r} is.", code=self.unsupported_code
-            )
-        return value
+    def check(self, value: Any) -> str:
+        return validation.check_supported(value, self.supported, self.unsupported_code)
 
 
 class SupportedValueFieldExtension(OpenApiSerializerFieldExtension):
@@ -184,35 +196,35 @@ class SupportedValueFieldExtension(OpenApiSerializerFieldExtension):
         return {"type": "string", "enum": [self.target.supported]}
 
 
-@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\u0000]*\S[^\u0000]*$"})
-class HolderNameField(StrictCharField):
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": validation.HOLDER_NAME_MAX_LENGTH,
+        "pattern": r"^[^\u0000]*\S[^\u0000]*$",
+    }
+)
+class HolderNameField(CheckedField, StrictCharField):
+    check = staticmethod(validation.check_holder_name)
+
     def __init__(self, **kwargs):
-        super().__init__(max_length=100, trim_whitespace=True, **kwargs)
+        super().__init__(max_length=validation.HOLDER_NAME_MAX_LENGTH, trim_whitespace=True, **kwargs)
 
 
 @extend_schema_field(
     {
         "type": "string",
         "pattern": "^[ -]*([0-9][ -]*){22}$",
-        "maxLength": 40,
+        "maxLength": validation.ACCOUNT_NUMBER_MAX_LENGTH,
         "description": "22-digit CBU or CVU; spaces and dashes are ignored. Both check digits must be valid.",
         "example": "0070327530004025541644",
     }
 )
-class AccountNumberField(StrictCharField):
-    def __init__(self, **kwargs):
-        super().__init__(max_length=40, **kwargs)
+class AccountNumberField(CheckedField, StrictCharField):
+    check = staticmethod(validation.check_account_number)
 
-    def run_validation(self, data=serializers.empty) -> AccountNumber | None:
-        raw = super().run_validation(data)  # string checks first: type, length, NUL
-        if raw is None:
-            return None
-        try:
-            return parse_account_number(raw)
-        except AccountNumberError as exc:
-            raise serializers.ValidationError(exc.message, code=exc.code) from None
-        except AccountNumberErrors as exc:
-            raise serializers.ValidationError([ErrorDetail(e.message, code=e.code) for e in exc.errors]) from None
+    def __init__(self, **kwargs):
+        super().__init__(max_length=validation.ACCOUNT_NUMBER_MAX_LENGTH, **kwargs)
 
 
 TAX_ID_KEYS = {"cuit": "invalid_cuit", "cuil": "invalid_cuil"}
@@ -253,7 +265,7 @@ class BankAccountCreateInput(StrictInputSerializer):
     country = SupportedValueField("AR", code="unsupported_country")
     currency = SupportedValueField("ARS", code="unsupported_currency")
     rail = SupportedValueField("OTHER", code="unsupported_rail")
-    accountType = serializers.ChoiceField(source="account_type", choices=BankAccount.AccountType.choices)
+    accountType = ChoiceField(source="account_type", choices=BankAccount.AccountType.choices)
     holderName = HolderNameField(source="holder_name")
     accountNumber = AccountNumberField(source="account_number", required=False, allow_null=True)
     metadata = BankAccountMetadataField(required=False)

@@ -31,19 +31,11 @@ class StrictInputSerializer(serializers.Serializer):
         return super().run_validation(data)
 
     def to_internal_value(self, data):
-        errors: dict[str, list[ErrorDetail]] = {}
-        if isinstance(data, Mapping):
-            for key in data:
-                if key in self.fields:
-                    continue
-                if key in self.read_only_params:
-                    errors[key] = [ErrorDetail(f"{key} is read-only and cannot be set.", code="parameter_read_only")]
-                else:
-                    errors[key] = [ErrorDetail(f"Unknown parameter: {key}.", code="parameter_unknown")]
-        else:
+        if not isinstance(data, Mapping):
             raise serializers.ValidationError(
                 {"non_field_errors": [ErrorDetail("The request body must be a JSON object.", code="invalid_body")]}
             )
+        errors = unexpected_params(data, self.fields, self.read_only_params)
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
@@ -51,6 +43,19 @@ class StrictInputSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+def unexpected_params(data: Mapping, fields, read_only: tuple[str, ...]) -> dict[str, list[ErrorDetail]]:
+    """The parameters no field takes: read-only ones and unknown ones, each with its error."""
+    errors: dict[str, list[ErrorDetail]] = {}
+    for key in data:
+        if key in fields:
+            continue
+        if key in read_only:
+            errors[key] = [ErrorDetail(f"{key} is read-only and cannot be set.", code="parameter_read_only")]
+        else:
+            errors[key] = [ErrorDetail(f"Unknown parameter: {key}.", code="parameter_unknown")]
+    return errors
 
 
 class StrictCharField(serializers.CharField):
