@@ -6,21 +6,25 @@ rail, bankMetadata.<key>. Empty cells are absent values. Several rows with one e
 accounts to one customer. JSONL: one JSON object per line in the API's own request shapes, with
 `bankAccounts` as a list of bank-account requests.
 
-Every row is checked by the API's own input serializers, so the rules and error codes are the API's; an
-error names the row (the file's line number) and the column (for JSONL, the JSON path).
+Every row is checked by the fields of the API's own input serializers (their checks are the plain
+functions of customers/validation.py), so the rules, codes and messages are the API's; an error names the
+row (the file's line number) and the column (for JSONL, the JSON path).
 """
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 import orjson
 from rest_framework import serializers
+from rest_framework.fields import SkipField, empty
 
 from customers.serializers import BankAccountCreateInput, CustomerCreateInput
+from customers.services import ImportedAccount, import_account_prepare
 from payoutsite.api.errors import field_errors
+from payoutsite.api.serializers import StrictInputSerializer, unexpected_params
 
 ACCOUNT_COLUMNS = ("accountNumber", "accountType", "holderName", "currency", "rail")
 CUSTOMER_COLUMNS = ("externalId", "type", "name", "email", "country")
@@ -51,7 +55,7 @@ class CheckedRow:
     number: int
     external_id: str
     customer: dict[str, Any]  # CustomerCreateInput's validated data
-    accounts: list[dict[str, Any]] = field(default_factory=list)  # BankAccountCreateInput's
+    accounts: list[ImportedAccount] = field(default_factory=list)  # BankAccountCreateInput's data, prepared
 
 
 class FileFormatError(Exception):
@@ -115,35 +119,63 @@ def _read_jsonl(text: IO[str]) -> Iterator[Row | RowError]:
 
 
 class RowChecker:
-    """The API's input serializers, built once and run on every row."""
+    """The API's input serializers' own fields, run on every row without the serializer around them
+    (a quarter of the cost): the same rules, codes and messages, in the serializer's order."""
 
     def __init__(self) -> None:
-        self.customer = CustomerCreateInput()
-        self.account = BankAccountCreateInput()
+        self.customer = InputChecker(CustomerCreateInput())
+        self.account = InputChecker(BankAccountCreateInput())
 
     def check(self, row: Row) -> CheckedRow | list[RowError]:
         errors: list[RowError] = []
-        customer = self._run(self.customer, row.customer, errors, row, lambda param: param)
+        customer = self._run(self.customer, row.customer, errors, row, _same)
         if not row.customer.get("externalId"):
             errors.append(
                 RowError(row.number, "externalId", "parameter_missing", "externalId is needed to match customers.")
             )
         accounts = []
         for index, account in enumerate(row.accounts):
-            checked = self._run(self.account, account, errors, row, _account_column(row, index))
-            accounts.append(checked)
+            accounts.append(self._run(self.account, account, errors, row, _account_column(row, index)))
         if errors:
             return errors
-        return CheckedRow(row.number, customer["external_id"], customer, accounts)
+        prepared = [import_account_prepare(account, customer_type=customer["type"]) for account in accounts]
+        return CheckedRow(row.number, customer["external_id"], customer, prepared)
 
     @staticmethod
-    def _run(serializer, data, errors: list[RowError], row: Row, column) -> dict[str, Any] | None:
-        try:
-            return serializer.run_validation(data)
-        except serializers.ValidationError as exc:
-            for error in field_errors(exc.detail):
-                errors.append(RowError(row.number, column(error["param"] or ""), error["code"], error["message"]))
-            return None
+    def _run(checker: "InputChecker", data: Any, errors: list[RowError], row: Row, column) -> dict[str, Any]:
+        values, found = checker.check(data)
+        errors.extend(RowError(row.number, column(param or ""), code, message) for param, code, message in found)
+        return values
+
+
+class InputChecker:
+    """What StrictInputSerializer.run_validation does, field by field: unknown and read-only parameters
+    refused, every error at once, as (param, code, message) the way the API's error body lists them."""
+
+    def __init__(self, serializer: StrictInputSerializer):
+        self.fields = list(serializer.fields.items())
+        self.names = {name for name, _ in self.fields}
+        self.read_only = serializer.read_only_params
+
+    def check(self, data: Any) -> tuple[dict[str, Any], list[tuple[str | None, str, str]]]:
+        if not isinstance(data, Mapping):
+            return {}, [(None, "invalid_body", "The request body must be a JSON object.")]
+        values: dict[str, Any] = {}
+        errors: list[tuple[str | None, str, str]] = []
+        for name, input_field in self.fields:
+            try:
+                values[input_field.source] = input_field.run_validation(data.get(name, empty))
+            except SkipField:
+                pass
+            except serializers.ValidationError as exc:
+                errors += [(e["param"], e["code"], e["message"]) for e in field_errors(exc.detail, name)]
+        for key, details in unexpected_params(data, self.names, self.read_only).items():
+            errors += [(key, detail.code, str(detail)) for detail in details]
+        return values, errors
+
+
+def _same(param: str) -> str:
+    return param
 
 
 def _account_column(row: Row, index: int):

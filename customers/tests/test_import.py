@@ -14,9 +14,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from conftest import make_merchant
+from customers.importing import InputChecker
 from customers.models import BankAccount, Customer
+from customers.serializers import BankAccountCreateInput, CustomerCreateInput
 from customers.services import SHARED_NUMBER_REASON
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, make_cbu
+from payoutsite.api.errors import field_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "externalId,type,name,email,country,metadata.segment,accountNumber,accountType,holderName,bankMetadata.cuit"
@@ -226,3 +229,66 @@ def test_imported_accounts_get_the_same_review_flags(tmp_path, merchant):
         True,
         "CUIT prefix 20 does not fit a customer of type business.",
     )
+
+
+CUSTOMER_INPUTS = [
+    {"externalId": "e-1", "type": "individual", "name": "Ana", "country": "AR", "email": "ana@example.com"},
+    {"externalId": "", "type": "person", "name": "  ", "country": "ZZ", "email": "nope", "metadata": []},
+    {"externalId": 7, "type": 1, "name": "x" * 201, "country": "A\x00", "email": None, "customerId": "c", "nick": 1},
+    {"type": "business", "name": "Ana\ud800", "country": "AR ", "email": "a\x00@example.com", "metadata": {"k": 1}},
+    {"externalId": None, "name": True, "country": ["AR"], "email": "x" * 250 + "@example.com"},
+    "not an object",
+]
+ACCOUNT_INPUTS = [
+    {"country": "AR", "currency": "ARS", "rail": "OTHER", "accountType": "savings", "holderName": "Jo"},
+    {"country": "BR", "currency": "", "rail": 1, "accountType": "", "holderName": "x" * 101, "accountNumber": "1"},
+    {"accountNumber": "0070327530004025541645", "metadata": {"cuit": "20221370076"}, "status": "active"},
+    {"accountNumber": "00703275300040255416x4", "holderName": None, "accountType": "checking", "metadata": None},
+    {"accountNumber": "0070327530004025541699", "accountType": ["savings"], "country": "AR\x00"},
+    [],
+]
+
+
+@pytest.mark.parametrize(
+    ("serializer_class", "data"),
+    [(CustomerCreateInput, data) for data in CUSTOMER_INPUTS] + [(BankAccountCreateInput, d) for d in ACCOUNT_INPUTS],
+)
+def test_the_importer_checks_fields_exactly_as_the_api_does(serializer_class, data):
+    """The importer runs the serializers' fields without the serializer: same values, same errors, same order."""
+    serializer = serializer_class(data=data)
+    api_errors = [] if serializer.is_valid() else field_errors(serializer.errors)
+    values, errors = InputChecker(serializer_class()).check(data)
+    assert errors == [(error["param"], error["code"], error["message"]) for error in api_errors]
+    if not api_errors:
+        assert values == serializer.validated_data
+
+
+def test_a_file_that_stops_being_utf8_is_refused_after_the_batches_before_it(tmp_path, merchant):
+    """Rows are read in a thread, a batch ahead; its errors still end the command, here."""
+    good = "".join(f"u-{i},individual,U {i},,AR,,,,,\n" for i in range(1000))  # past the decoder's first chunk
+    (tmp_path / "bad.csv").write_bytes(f"{HEADER}\n{good}".encode() + b"u-x,individual,\xff\xfe,,AR,,,,,\n")
+    command = ["import_customers", str(tmp_path / "bad.csv"), "--merchant", merchant.merchant.public_id]
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command(*command, "--batch-size", "100", stdout=io.StringIO(), stderr=io.StringIO())
+    imported = Customer.objects.count()
+    assert 0 < imported < 1000 and imported % 100 == 0  # whole batches, those before the bad bytes
+
+
+@pytest.mark.postgres  # the trail is written by PostgreSQL triggers
+def test_imported_rows_are_in_the_audit_trail_with_the_import_as_actor(tmp_path, merchant):
+    from django.apps import apps
+
+    run_import(tmp_path, merchant.merchant, MIXED, name="march.csv", expect_failures=True)
+    rerun = f"{HEADER}\nc-2,business,Acme SA Argentina,,AR,,,,,\n"
+    run_import(tmp_path, merchant.merchant, rerun, name="fix.csv")
+
+    for model, count in (("CustomerHistory", 2), ("BankAccountHistory", 2)):
+        events = apps.get_model("customers", model).objects.order_by("pgh_id")
+        created = [e for e in events if e.pgh_label == "create"]
+        assert len(created) == count
+        assert {(e.pgh_context["actor"], e.pgh_context["file"]) for e in created} == {
+            ("command:import_customers", "march.csv")
+        }
+    (renamed,) = apps.get_model("customers", "CustomerHistory").objects.filter(name="Acme SA Argentina")
+    assert (renamed.pgh_label, renamed.pgh_context["file"]) == ("update", "fix.csv")
+    assert renamed.pgh_context["merchant"] == merchant.merchant.public_id

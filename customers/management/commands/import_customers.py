@@ -13,14 +13,19 @@ flat: the file is streamed. Exit status 1 when any row failed.
 import csv
 import os
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from queue import Full, Queue
 from typing import IO
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from customers.importing import CheckedRow, FileFormatError, RowChecker, RowError, read_rows
+from audit.context import actor
+from customers.importing import CheckedRow, FileFormatError, Row, RowChecker, RowError, read_rows
 from customers.services import customers_import_batch
 from merchants.models import Scope
 from merchants.selectors import merchant_get
@@ -37,6 +42,11 @@ class CountingReader:
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.raw.read(size)
+        self.position += len(chunk)
+        return chunk
+
+    def read1(self, size: int = -1) -> bytes:  # what TextIOWrapper calls
+        chunk = self.raw.read1(size)
         self.position += len(chunk)
         return chunk
 
@@ -72,8 +82,11 @@ class Command(BaseCommand):
             stream = CountingReader(raw)
             size = os.fstat(raw.fileno()).st_size if options["file"] != "-" else None
             run = ImportRun(scope, options["dry_run"], options["batch_size"], csv.writer(errors_out), self.stderr)
+            # Every write is sent from this thread, so each carries the import as its audit actor.
+            file_name = "<stdin>" if options["file"] == "-" else os.path.basename(options["file"])
             try:
-                run.import_rows(read_rows(stream, fmt=fmt), stream, size)
+                with actor("command:import_customers", file=file_name, merchant=merchant.public_id):
+                    run.import_rows(read_rows(stream, fmt=fmt), stream, size)
             except (FileFormatError, UnicodeDecodeError) as exc:
                 raise CommandError(f"Cannot read {options['file']}: {exc}") from None
         self._summary(run.counts, time.monotonic() - started, options["dry_run"])
@@ -96,23 +109,35 @@ class ImportRun:
         self.counts: Counter = Counter()
         self.errors.writerow(["row", "column", "code", "message"])
 
-    def import_rows(self, rows, stream: CountingReader, size: int | None) -> None:
-        checker, batch = RowChecker(), []
+    def import_rows(self, rows: Iterator[Row | RowError], stream: CountingReader, size: int | None) -> None:
+        """Rows are read and checked a batch ahead, in a thread, while this one writes (see in_background);
+        every database statement is sent from this thread."""
         progress = Progress(self.progress_out, size)
+        for chunk in in_background(self._checked(rows, stream)):
+            self.counts["read"] += chunk.read
+            for errors in chunk.failed:
+                self._failed(errors)
+            if chunk.batch:
+                self._write(chunk.batch)
+            progress.tick(self.counts["read"], chunk.position)
+        progress.done(self.counts["read"])
+
+    def _checked(self, rows: Iterator[Row | RowError], stream: CountingReader) -> Iterator["Chunk"]:
+        """The rows, batch_size at a time: the good ones checked and prepared, the bad ones' errors."""
+        checker, chunk = RowChecker(), Chunk()
         for item in rows:
-            self.counts["read"] += 1
+            chunk.read += 1
             checked = checker.check(item) if not isinstance(item, RowError) else [item]
             if isinstance(checked, CheckedRow):
-                batch.append(checked)
+                chunk.batch.append(checked)
             else:
-                self._failed(checked)
-            if len(batch) >= self.batch_size:
-                self._write(batch)
-                batch = []
-            progress.tick(self.counts["read"], stream.position)
-        if batch:
-            self._write(batch)
-        progress.done(self.counts["read"])
+                chunk.failed.append(checked)
+            if chunk.read >= self.batch_size:
+                chunk.position = stream.position
+                yield chunk
+                chunk = Chunk()
+        chunk.position = stream.position
+        yield chunk
 
     def _failed(self, errors: list[RowError]) -> None:
         self.counts["failed"] += 1
@@ -132,6 +157,58 @@ class ImportRun:
             if self.dry_run:
                 transaction.set_rollback(True)
         return outcomes
+
+
+@dataclass
+class Chunk:
+    read: int = 0
+    batch: list[CheckedRow] = field(default_factory=list)
+    failed: list[list[RowError]] = field(default_factory=list)
+    position: int = 0  # bytes of the file read so far
+
+
+def in_background[T](items: Iterator[T], ahead: int = 2) -> Iterator[T]:
+    """items, produced by a thread up to `ahead` in advance. Checking rows is Python (it holds the GIL);
+    writing a batch is mostly waiting on PostgreSQL (psycopg2 releases the GIL), so the two overlap.
+    Memory stays flat: at most `ahead` chunks wait. An exception in the thread is raised here."""
+    queue: Queue = Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _put(queue, (item, None), stop):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            _put(queue, (None, exc), stop)
+        else:
+            _put(queue, (_DONE, None), stop)
+
+    threading.Thread(target=produce, name="import-reader", daemon=True).start()
+    try:
+        while True:
+            item, error = queue.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()  # the consumer is gone (done, or failed): the producer stops at its next item
+
+
+_DONE = object()
+
+
+def _put(queue: Queue, item: tuple, stop: threading.Event) -> bool:
+    """False when the consumer has gone."""
+    while not stop.is_set():
+        try:
+            queue.put(item, timeout=0.1)
+            return True
+        except Full:
+            continue
+    return False
 
 
 class Progress:
