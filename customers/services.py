@@ -454,6 +454,15 @@ def customers_import_batch(*, scope: Scope, rows: list) -> list[ImportOutcome]:
     return outcomes
 
 
+def customers_tables_analyze() -> None:
+    """Fresh planner statistics after a bulk load. Until autovacuum gets to it, a merchant that just
+    imported many customers looks tiny to the planner, which then reads its lookups by id off the
+    (merchant, mode) index, scanning all its rows: milliseconds per request instead of 0.1 ms."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE customers_customer, customers_bankaccount")
+
+
 def _stored_customers(scope: Scope, external_ids: set[str]) -> dict[str, ImportedCustomer]:
     """The batch's customers that exist, locked."""
     found = (

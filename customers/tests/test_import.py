@@ -292,3 +292,17 @@ def test_imported_rows_are_in_the_audit_trail_with_the_import_as_actor(tmp_path,
     (renamed,) = apps.get_model("customers", "CustomerHistory").objects.filter(name="Acme SA Argentina")
     assert (renamed.pgh_label, renamed.pgh_context["file"]) == ("update", "fix.csv")
     assert renamed.pgh_context["merchant"] == merchant.merchant.public_id
+
+
+@pytest.mark.postgres
+def test_an_import_refreshes_the_planners_statistics(tmp_path, merchant):
+    def analyzed() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'customers_customer'")
+            return cursor.fetchone()[0]
+
+    before = analyzed()
+    run_import(tmp_path, merchant.merchant, f"{HEADER}\nc-9,individual,Ana,,AR,,,,,\n")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+    assert analyzed() == before + 1

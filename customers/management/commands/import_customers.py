@@ -26,7 +26,7 @@ from django.db import transaction
 
 from audit.context import actor
 from customers.importing import CheckedRow, FileFormatError, Row, RowChecker, RowError, read_rows
-from customers.services import customers_import_batch
+from customers.services import customers_import_batch, customers_tables_analyze
 from merchants.models import Scope
 from merchants.selectors import merchant_get
 from payoutsite import db
@@ -89,6 +89,8 @@ class Command(BaseCommand):
                     run.import_rows(read_rows(stream, fmt=fmt), stream, size)
             except (FileFormatError, UnicodeDecodeError) as exc:
                 raise CommandError(f"Cannot read {options['file']}: {exc}") from None
+        if run.counts["created"] and not options["dry_run"]:
+            customers_tables_analyze()
         self._summary(run.counts, time.monotonic() - started, options["dry_run"])
         if run.counts["failed"]:
             raise CommandError(f"{run.counts['failed']} rows failed", returncode=1)
