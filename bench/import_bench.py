@@ -6,6 +6,8 @@
 Writes a CSV of ROWS customers, each with one bank account, then in the same run:
 - COPY of the file into a bare table (the file's columns as text, no index, no constraint): the floor;
 - Django bulk_create of the customers alone (no accounts, no validation), batches of 1000;
+- the importer's two halves timed apart: reading and checking alone, and writing alone (the write side
+  bounds any importer that keeps this schema: its indexes, foreign keys and audit triggers);
 - `manage.py import_customers` on the file, in a child process, with its peak RSS.
 Reports rows/s for each and the importer's ratio to both; results in bench/results/import.json. The
 importer's peak RSS is also measured on a file of a tenth of the rows, to show whether memory grows.
@@ -91,6 +93,35 @@ def bench_bulk_create(path: Path, merchant) -> float:
     return time.perf_counter() - started
 
 
+def bench_sides(path: Path, merchant, batch_size: int) -> tuple[float, float]:
+    """The importer's two halves, timed apart in one process: reading and checking the rows (the API's
+    checks, encryption), and writing them (customers_import_batch, one transaction a batch, with the
+    audit trail's triggers). The write side alone bounds any importer that keeps this schema."""
+    from django.db import transaction
+
+    from audit.context import actor
+    from customers.importing import CheckedRow, RowChecker, read_rows
+    from customers.services import customers_import_batch
+    from merchants.models import Scope
+
+    scope, checker = Scope(merchant.pk, False), RowChecker()
+    checking = writing = 0.0
+    with path.open("rb") as source, actor("command:bench"):
+        rows, batch = read_rows(source, fmt="csv"), []
+        while True:
+            started = time.perf_counter()
+            batch = [checker.check(row) for _, row in zip(range(batch_size), rows, strict=False)]
+            checking += time.perf_counter() - started
+            if not batch:
+                break
+            assert all(isinstance(row, CheckedRow) for row in batch)
+            started = time.perf_counter()
+            with transaction.atomic():
+                customers_import_batch(scope=scope, rows=batch)
+            writing += time.perf_counter() - started
+    return checking, writing
+
+
 def bench_import(path: Path, merchant, batch_size: int) -> tuple[float, float]:
     """Seconds, and the child's peak RSS in MB."""
     command = [sys.executable, "manage.py", "import_customers", str(path), "--merchant", merchant.public_id]
@@ -114,11 +145,14 @@ def main() -> None:
         _, small_rss = bench_import(small, new_merchant(f"bench-import-small-{tag}"), args.batch_size)
         copy_seconds = bench_copy(full)
         bulk_seconds = bench_bulk_create(full, new_merchant(f"bench-import-bulk-{tag}"))
+        check_seconds, write_seconds = bench_sides(full, new_merchant(f"bench-import-sides-{tag}"), args.batch_size)
         import_seconds, full_rss = bench_import(full, new_merchant(f"bench-import-{tag}"), args.batch_size)
     rates = {
         "copy_rows_per_s": args.rows / copy_seconds,
         "bulk_create_customers_rows_per_s": args.rows / bulk_seconds,
         "import_rows_per_s": args.rows / import_seconds,
+        "import_check_side_alone_rows_per_s": args.rows / check_seconds,
+        "import_write_side_alone_rows_per_s": args.rows / write_seconds,
     }
     report = {
         "rows": args.rows,
