@@ -306,3 +306,25 @@ def test_an_import_refreshes_the_planners_statistics(tmp_path, merchant):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
     assert analyzed() == before + 1
+
+
+def test_statistics_are_refreshed_each_time_the_rows_created_double(tmp_path, merchant, monkeypatch):
+    from customers.management.commands import import_customers
+
+    created_at_each_analyze = []
+    run = {}
+    original_init = import_customers.ImportRun.__init__
+
+    def remember(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        run["it"] = self
+
+    monkeypatch.setattr(import_customers.ImportRun, "__init__", remember)
+    monkeypatch.setattr(
+        import_customers,
+        "customers_tables_analyze",
+        lambda: created_at_each_analyze.append(run["it"].counts["created"]),
+    )
+    rows = "".join(f"x-{i},individual,P {i},,AR,,,,,\n" for i in range(4500))
+    run_import(tmp_path, merchant.merchant, f"{HEADER}\n{rows}", "--batch-size", "500")
+    assert created_at_each_analyze == [1000, 2000, 4000, 4500]  # doubling, then once at the end
