@@ -56,5 +56,5 @@ _CONTEXT_END = "true); "
 def without_actor(statement: str) -> str:
     """The statement as written, without the actor pghistory prepended to it."""
     if statement.startswith(_CONTEXT_PREFIX):
-        return statement.split(_CONTEXT_END, 2)[-1]
+        return statement.split(_CONTEXT_END, 1)[1]
     return statement

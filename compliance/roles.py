@@ -17,7 +17,12 @@ def sync_roles(group_model, permission_model) -> None:
     """Create or reset both groups with their permissions (models passed in: the migration's historical ones)."""
 
     def permissions(pairs):
-        return [permission_model.objects.get(content_type__app_label=app, codename=code) for app, code in pairs]
+        # filter, not get: an earlier migration syncs before later ones have created every permission.
+        return [
+            p
+            for app, code in pairs
+            for p in permission_model.objects.filter(content_type__app_label=app, codename=code)
+        ]
 
     views = list(
         permission_model.objects.filter(content_type__app_label__in=AUDITED_APPS, codename__startswith="view_")

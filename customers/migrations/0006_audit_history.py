@@ -88,6 +88,11 @@ class Migration(migrations.Migration):
             name='details_changed_at',
             field=models.DateTimeField(default=django.utils.timezone.now, editable=False),
         ),
+        # Existing accounts were not "changed" by this migration: their details date from their creation
+        # (before the triggers, so the backfill writes no history).
+        migrations.RunSQL(
+            "UPDATE customers_bankaccount SET details_changed_at = created_at", migrations.RunSQL.noop
+        ),
         pgtrigger.migrations.AddTrigger(
             model_name='bankaccount',
             trigger=pgtrigger.compiler.Trigger(name='create_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "customers_bankaccounthistory" ("account_kind", "account_number_key_id", "account_number_last4", "account_type", "country", "created_at", "currency", "customer_id", "details_changed_at", "disabled_at", "entity_code", "holder_name", "id", "livemode", "merchant_id", "metadata", "needs_review", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "public_id", "rail", "review_reason", "status") SELECT new_values."account_kind", new_values."account_number_key_id", new_values."account_number_last4", new_values."account_type", new_values."country", new_values."created_at", new_values."currency", new_values."customer_id", new_values."details_changed_at", new_values."disabled_at", new_values."entity_code", new_values."holder_name", new_values."id", new_values."livemode", new_values."merchant_id", new_values."metadata", new_values."needs_review", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'create\', new_values."id", new_values."public_id", new_values."rail", new_values."review_reason", new_values."status" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='9d05f811a5fd116c3c26294cc0e57b25a4f94157', level='STATEMENT', operation='INSERT', pgid='pgtrigger_create_insert_35457', referencing='REFERENCING NEW TABLE AS new_values ', table='customers_bankaccount', when='AFTER')),
