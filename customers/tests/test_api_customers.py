@@ -308,3 +308,11 @@ def test_parallel_creates_with_one_external_id_make_one_customer():
     conflicts = [body["error"]["customerId"] for status, body in results if status == 409]
     assert len(created) == 1 and conflicts == created * 5
     assert Customer.objects.filter(external_id="same").count() == 1
+
+
+def test_a_nul_in_a_filter_is_refused_as_invalid_characters(api):
+    response = api.get("/customers", {"externalId": "a\x00b"})
+    assert response.status_code == 400
+    assert response.json()["error"]["errors"] == [
+        {"param": "externalId", "code": "parameter_invalid_characters", "message": "Null characters are not allowed."}
+    ]

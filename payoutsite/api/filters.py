@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django_filters import CharFilter, FilterSet, IsoDateTimeFilter
 from django_filters.fields import IsoDateTimeField
 
-from payoutsite.api.errors import InvalidParameters
+from payoutsite.api.errors import FIELD_CODES, InvalidParameters
 from payoutsite.api.ids import public_id_pattern
 from payoutsite.api.pagination import PAGE_PARAMS, PageRequest, parse_page_request
 
@@ -88,7 +88,16 @@ def apply_filters(filterset_class: type[FilterSet], params, queryset) -> QuerySe
     filterset = filterset_class(data=params, queryset=queryset)
     if not filterset.is_valid():
         for name, messages in filterset.errors.get_json_data().items():
-            errors += [{"param": name, "code": "parameter_invalid", "message": m["message"]} for m in messages]
+            errors += [{"param": name, "code": _filter_code(m["code"]), "message": m["message"]} for m in messages]
     if errors:
         raise InvalidParameters(errors[0]["message"], param=errors[0]["param"], errors=errors)
     return filterset.qs
+
+
+def _filter_code(form_code: str) -> str:
+    """A filter's form error as the API names it (NUL or surrogates: parameter_invalid_characters, as in bodies)."""
+    return (
+        FIELD_CODES.get(form_code, "parameter_invalid")
+        if form_code.endswith("characters_not_allowed")
+        else "parameter_invalid"
+    )
