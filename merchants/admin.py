@@ -46,17 +46,7 @@ class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_filter = ("livemode", ("last_used_at", admin.EmptyFieldListFilter), "revoked_at")
     list_select_related = ("merchant",)
     search_fields = ("public_id", "prefix", "merchant__public_id", "merchant__name")
-    fields = (
-        "public_id",
-        "merchant",
-        "livemode",
-        "prefix",
-        "created_at",
-        "last_used_at",
-        "expires_at",
-        "revoked_at",
-        "rolled_to",
-    )
+    fields = (*list_display, "rolled_to")
     readonly_fields = fields
     actions = ["revoke_keys", "roll_keys"]
     history_subject = "API key"
