@@ -1,8 +1,10 @@
 """Production settings refuse to start half-configured and pass Django's deployment checks."""
 
 import os
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,13 +20,28 @@ PRODUCTION = {
 }
 
 
+# Every variable the settings read (.env.example lists them all: see the last test).
+SETTINGS_VARIABLES = frozenset(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+
+
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    unset = ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS", "ACCOUNT_FINGERPRINT_KEY")
-    clean = {k: v for k, v in os.environ.items() if k not in unset}
+    """manage.py in a fresh process, configured by `env` alone: none of the settings variables of the shell
+    that runs the tests, and a throwaway empty database. Without its own DATABASE_URL it would open the
+    work tree's db.sqlite3, whatever `make run` left there (e.g. account numbers under the development
+    keys, which the encryption check rightly refuses under any others); with the test run's, the database
+    the tests were created from rather than the test database."""
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     clean["DJANGO_SETTINGS_MODULE"] = "payoutsite.settings"
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        clean["DATABASE_URL"] = f"sqlite:///{Path(scratch) / 'throwaway.sqlite3'}"
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
 
 def test_debug_off_without_secret_key_refuses_to_start():
@@ -70,9 +87,17 @@ def test_debug_on_needs_nothing():
 def test_env_example_lists_every_variable_the_settings_read():
     settings_text = (ROOT / "payoutsite" / "settings.py").read_text()
     example = (ROOT / ".env.example").read_text()
-    import re
-
     read = set(re.findall(r'(?:environ\.get|env_bool|env_list)\(\s*"([A-Z_]+)"', settings_text))
     read |= {"DATABASE_URL"}
     listed = set(re.findall(r"^#?\s*([A-Z_]+)=", example, re.MULTILINE))
     assert read <= listed, f"missing from .env.example: {sorted(read - listed)}"
+
+
+def test_subprocesses_ignore_the_work_trees_database_and_the_shells_settings():
+    """What `make run` leaves behind (db.sqlite3) or a shell exports must not decide these tests' outcome."""
+    show = "from django.conf import settings; print(settings.DATABASES['default']['NAME'], settings.CONN_MAX_AGE)"
+    result = manage("shell", "-v", "0", "-c", show, DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    name, conn_max_age = result.stdout.split()
+    assert name.endswith("throwaway.sqlite3") and not Path(name).is_relative_to(ROOT)
+    assert conn_max_age == "60"  # the default, whatever CONN_MAX_AGE the shell had
