@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from django.test import Client
 
 from customers.models import Customer
 
@@ -86,6 +87,44 @@ def test_unknown_url_answers_json_404(api, anon):
 
 def test_trailing_slash_is_not_a_route(api):
     assert_error(api.get("/customers/"), 404, "resource_missing")
+
+
+@pytest.mark.parametrize("path", ["/nope", "/", "/customers/", "/admin", "/customers/cust_x/nothing/here", "/docs/"])
+def test_unknown_url_answers_json_404_with_debug_on_too(anon, settings, path):
+    """make run sets DEBUG: Django's HTML debug 404, listing every URL pattern, must not answer instead."""
+    settings.DEBUG = True
+    browser = Client(enforce_csrf_checks=True)  # a POST without a CSRF cookie: still the 404, not a CSRF 403
+    for response in (anon.get(path), browser.post(path, b"{}", "application/json"), anon.client.head(path)):
+        assert response.status_code == 404, response.content
+        assert response["Content-Type"] == "application/json"
+    body = anon.get(path).content.decode()
+    assert_error(anon.get(path), 404, "resource_missing")
+    for pattern in ("admin/", "openapi.json", "healthz", "bank-accounts", "URLconf"):
+        assert pattern not in body
+
+
+def test_the_catch_all_leaves_every_route_as_it_was(api, staff, settings):
+    settings.DEBUG = True
+    assert api.client.get("/docs").status_code == 200
+    assert api.client.get("/openapi.json").status_code == 200
+    assert api.client.get("/healthz").json() == {"ok": True}
+    put = api.client.put("/customers", headers={"Authorization": f"Bearer {api.key}"})
+    assert put.status_code == 405 and put.json()["error"]["code"] == "method_not_allowed"
+    assert staff.get("/admin/").status_code == 200
+    assert staff.get("/admin/customers/customer/").status_code == 200
+    # The admin answers its own unknown paths (its catch-all view), as before.
+    assert staff.get("/admin/customers/nothing/").status_code == 404
+    assert staff.get("/admin/customers/nothing/")["Content-Type"].startswith("text/html")
+
+
+def test_append_slash_still_redirects_where_a_slash_makes_a_route(anon, settings):
+    """APPEND_SLASH is off (a trailing slash is not an API route); turned on, Django's redirect still works:
+    the catch-all does not take a path whose slashed form is a route."""
+    settings.APPEND_SLASH = True
+    redirect = anon.get("/admin")
+    assert redirect.status_code == 301 and redirect["Location"] == "/admin/"
+    assert_error(anon.get("/nope"), 404, "resource_missing")
+    assert_error(anon.get("/customers/"), 404, "resource_missing")
 
 
 def test_every_response_carries_a_request_id_that_is_logged(api, anon, caplog):
