@@ -88,12 +88,38 @@ def id_parameter(name: str, id_prefix: str) -> OpenApiParameter:
 SCHEMA_EXTRAS: dict[str, dict] = {}
 
 
+def error_extra_properties() -> dict[str, dict]:
+    """The keys some errors add to the error object (ApiError(extra=...)), each on one 409 only: optional."""
+    from payouts.models import Payout
+
+    def public_id(prefix: str, description: str) -> dict:
+        return {"type": "string", "pattern": f"^{prefix}_[A-Za-z0-9]{{24}}$", "description": description}
+
+    return {
+        "bankAccountId": public_id(
+            "ba", "On a 409 bank_account_exists: the customer's active account that has this number."
+        ),
+        "customerId": public_id(
+            "cust", "On a 409 customer_external_id_exists: the customer that already has this externalId."
+        ),
+        "status": {
+            "type": "string",
+            "enum": [status for status in Payout.Status.values if status != Payout.Status.PENDING],
+            "description": "On a 409 payout_not_cancelable: the payout's status (only a pending one can be canceled).",
+        },
+    }
+
+
 def postprocess_strict_requests(result, generator, request, public):
-    """Request bodies are closed objects: unknown fields are rejected, so the schema says so."""
-    for name, component in result.get("components", {}).get("schemas", {}).items():
+    """Request bodies are closed objects: unknown fields are rejected, so the schema says so. The error
+    object declares the extra keys some errors carry."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, component in schemas.items():
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
         component.update(SCHEMA_EXTRAS.get(name, {}))
+    if "ErrorDetail" in schemas:
+        schemas["ErrorDetail"]["properties"].update(error_extra_properties())
     return result
 
 

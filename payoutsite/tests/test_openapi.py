@@ -69,3 +69,42 @@ def test_every_post_documents_the_idempotency_key(openapi):
         if "post" in item:
             names = [p["name"] for p in item["post"].get("parameters", []) if p["in"] == "header"]
             assert names == ["Idempotency-Key"], path
+
+
+def extra_error_keys_in_the_code() -> set[str]:
+    """Every key an error adds to the error object: ApiError(..., extra={"key": ...}) anywhere in the code."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    keys = set()
+    packages = [folder for folder in root.iterdir() if folder.is_dir() and not folder.name.startswith(".")]
+    for source in (source for package in packages for source in package.rglob("*.py")):
+        if "tests" in source.parts:
+            continue
+        for extra in re.findall(r"extra=\{([^}]*)\}", source.read_text()):
+            keys |= set(re.findall(r'"(\w+)"\s*:', extra))
+    return keys
+
+
+def test_the_error_object_declares_every_extra_key_errors_carry(openapi):
+    detail = openapi["components"]["schemas"]["ErrorDetail"]
+    keys = extra_error_keys_in_the_code()
+    assert keys >= {"bankAccountId", "customerId", "status"}  # the scan finds them (a 409 each)
+    for key in keys:
+        assert key in detail["properties"], f"error.{key} is not in the ErrorDetail schema"
+        assert key not in detail["required"], key  # each is on one error only
+        assert detail["properties"][key]["description"].startswith("On a 409 "), key
+    assert detail["properties"]["status"]["enum"] == ["processing", "paid", "failed", "canceled"]
+
+
+def test_a_conflict_answers_only_what_the_schema_declares(api, create_customer, openapi):
+    import re
+
+    taken = create_customer(externalId="crm-1")
+    error = api.post("/customers", {"type": "individual", "name": "N", "country": "AR", "externalId": "crm-1"}).json()
+    detail = openapi["components"]["schemas"]["ErrorDetail"]
+    assert error["error"]["code"] == "customer_external_id_exists"
+    assert set(error["error"]) <= set(detail["properties"])
+    assert error["error"]["customerId"] == taken["customerId"]
+    assert re.match(detail["properties"]["customerId"]["pattern"], taken["customerId"])
