@@ -136,6 +136,12 @@ def live_api(merchant) -> ApiClient:
 
 
 @pytest.fixture
+def live_payouts_enabled(settings) -> None:
+    """PAYOUT_LIVE_ENABLED on (off by default): live payouts are accepted, and wait for a bank rail."""
+    settings.PAYOUT_LIVE_ENABLED = True
+
+
+@pytest.fixture
 def other_api(other_merchant) -> ApiClient:
     return ApiClient(other_merchant.test)
 

@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from psycopg2 import sql as pgsql
 
+from customers import signals
 from customers.accounts import AccountNumber, tax_id_review_reason
 from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
@@ -70,7 +71,8 @@ def _refuse_taken_external_id(scope: Scope, external_id: str, *, other_than: int
 @transaction.atomic
 def customer_verification_set(*, customer: Customer, status: str, reviewer, reason: str = "") -> Customer:
     """Compliance's decision on a customer: verified, or rejected (with a reason), by a reviewer, now.
-    A rejected customer can no longer receive live payouts (payouts.services)."""
+    A rejected customer can no longer be paid, and its pending payouts fail in this transaction
+    (signals.customer_rejected; the rule is payouts.stops)."""
     reason = reason.strip()
     if status == Customer.Verification.REJECTED and not reason:
         raise InvalidParameters.single("reason", "parameter_missing", "A rejection needs a reason.")
@@ -87,6 +89,8 @@ def customer_verification_set(*, customer: Customer, status: str, reviewer, reas
             "verification_reviewed_at",
         ]
     )
+    if status == Customer.Verification.REJECTED:
+        signals.customer_rejected.send(sender=Customer, customer=customer)
     return customer
 
 
@@ -334,7 +338,8 @@ def bank_account_update(
 
 @transaction.atomic
 def bank_account_disable(*, account: BankAccount) -> BankAccount:
-    """Keep the account for history, stop it receiving payouts, and drop it as the default."""
+    """Keep the account for history, stop it receiving payouts, and drop it as the default. Its pending
+    payouts fail in this transaction (signals.bank_account_disabled; the rule is payouts.stops)."""
     customer = Customer.objects.select_for_update().get(pk=account.customer_id)
     account = BankAccount.objects.select_for_update().get(pk=account.pk)
     if account.status == BankAccount.Status.ACTIVE:
@@ -344,6 +349,7 @@ def bank_account_disable(*, account: BankAccount) -> BankAccount:
     if customer.default_bank_account_id == account.public_id:
         customer.default_bank_account = None
         customer.save(update_fields=["default_bank_account"])
+    signals.bank_account_disabled.send(sender=BankAccount, account=account)
     return account
 
 

@@ -1,9 +1,10 @@
 """Rails send payouts to the banking system. A rail is idempotent on the payout id, and can say what it
 did with a payout id, so that a worker that died mid-send asks instead of sending again.
 
-The built-in sandbox rail settles at once and deterministically: every test-mode payout uses it, and
-live mode too until a real bank rail is configured (PAYOUT_LIVE_RAIL). Its magic account numbers (valid
-CBUs) fail with each failure code; any other number is paid.
+The built-in sandbox rail settles at once and deterministically, for test mode only: no code path sends a
+live payout through it. Live mode has no rail until a real bank rail is added (PAYOUT_LIVE_RAIL): until
+then the worker never claims a live payout, so none is ever reported paid. The sandbox's magic account
+numbers (valid CBUs) fail with each failure code; any other number is paid.
 """
 
 from dataclasses import dataclass
@@ -90,10 +91,22 @@ class SandboxRail:
         return {"status": FAILED, "failure_code": failure[0], "failure_message": failure[1]}
 
 
-RAILS: dict[str, type] = {"sandbox": SandboxRail}
+# Live rails by PAYOUT_LIVE_RAIL name: none yet (a real bank's rail goes here, never the sandbox).
+LIVE_RAILS: dict[str, type] = {}
+
+
+class NoLiveRail(RuntimeError):
+    """Live mode has no bank rail: live payouts must wait, never go through the sandbox."""
+
+
+def live_rail_configured() -> bool:
+    return settings.PAYOUT_LIVE_RAIL in LIVE_RAILS
 
 
 def rail_for(livemode: bool) -> Rail:
-    """Test mode always uses the sandbox; live mode uses PAYOUT_LIVE_RAIL."""
-    name = settings.PAYOUT_LIVE_RAIL if livemode else "sandbox"
-    return RAILS[name]()
+    """Test mode uses the sandbox; live mode only a real bank rail (PAYOUT_LIVE_RAIL), else NoLiveRail."""
+    if not livemode:
+        return SandboxRail()
+    if not live_rail_configured():
+        raise NoLiveRail("No live bank rail is configured (PAYOUT_LIVE_RAIL).")
+    return LIVE_RAILS[settings.PAYOUT_LIVE_RAIL]()

@@ -1,6 +1,7 @@
 """Payout writes: creation (destination rules, last_out), and every status transition.
 
-Status machine: pending → processing → paid | failed, and pending → canceled. A transition locks the
+Status machine: pending → processing → paid | failed, pending → canceled (by the merchant), and
+pending → failed (a "no" from compliance or the merchant stopped it: payouts.stops). A transition locks the
 rows, moves only those still in the expected status, and records a PayoutEvent for each; anything else
 is an error, never a silent overwrite.
 """
@@ -17,16 +18,17 @@ from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
 from merchants.models import Scope
+from payouts import stops
 from payouts.models import Payout, PayoutEvent
 from payouts.rails import Outcome
 from payoutsite import crypto, db
-from payoutsite.api.errors import Conflict, InvalidParameters
+from payoutsite.api.errors import ApiError, Conflict, InvalidParameters
 from payoutsite.api.ids import is_public_id
 
 Status = Payout.Status
 
 TRANSITIONS: dict[str, set[str]] = {
-    Status.PENDING: {Status.PROCESSING, Status.CANCELED},
+    Status.PENDING: {Status.PROCESSING, Status.CANCELED, Status.FAILED},
     Status.PROCESSING: {Status.PAID, Status.FAILED},
 }
 
@@ -37,6 +39,11 @@ class IllegalTransition(Exception):
 
 class PayoutNotCancelable(Conflict):
     code = "payout_not_cancelable"
+
+
+class LivePayoutsDisabled(ApiError):
+    status = 403
+    code = "live_payouts_disabled"
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ def resolve_destination(
             raise _invalid("customerId", "parameter_missing", "bankAccountId needs the customerId it belongs to.")
         if destination is None:
             raise _invalid("destinationCbu", "parameter_missing", "Send customerId, destinationCbu, or both.")
-        return _one_off(destination)
+        return _one_off(scope, destination)
     if bank_account_id is not None:
         account = _account(scope, customer_id, public_id=bank_account_id)
         if destination is not None and crypto.fingerprint(destination.digits) != account.fingerprint:
@@ -93,13 +100,16 @@ def resolve_destination(
     return account
 
 
-def _one_off(number: AccountNumber) -> Destination:
+def _one_off(scope: Scope, number: AccountNumber) -> Destination:
+    fingerprint = crypto.fingerprint(number.digits)
+    if stop := stops.number_stop(scope=scope, fingerprint=fingerprint):
+        raise _invalid("destinationCbu", stop.code, stop.message)
     return Destination(
         customer_id=None,
         bank_account_id=None,
         ciphertext=crypto.encrypt(number.digits),
         key_id=crypto.primary_key_id(),
-        fingerprint=crypto.fingerprint(number.digits),
+        fingerprint=fingerprint,
         last4=number.last4,
     )
 
@@ -134,7 +144,7 @@ def _default_account(scope: Scope, customer_id: str) -> Destination:
             row = cursor.fetchone()
     if row is None:
         raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
-    _refuse_if_rejected(scope, verification=row[7])
+    _refuse_if_stopped(verification=row[7])
     if row[1] is None:
         raise _invalid("customerId", "no_default_bank_account", "This customer has no default bank account; add one.")
     if row[2] != BankAccount.Status.ACTIVE or not row[3]:  # defaults always can; not a DB promise
@@ -142,12 +152,10 @@ def _default_account(scope: Scope, customer_id: str) -> Destination:
     return _destination(row[0], row[1:7])
 
 
-def _refuse_if_rejected(scope: Scope, *, verification: str) -> None:
-    """Compliance's rejection stops live money; test mode keeps working for the merchant's integration."""
-    if scope.livemode and verification == Customer.Verification.REJECTED:
-        raise _invalid(
-            "customerId", "customer_rejected", "This customer was rejected by compliance review: it cannot be paid."
-        )
+def _refuse_if_stopped(*, verification: str) -> None:
+    """Compliance's rejection stops money, in test mode as in live (an integration can test its handling)."""
+    if stop := stops.customer_stop(verification=verification):
+        raise _invalid("customerId", stop.code, stop.message)
 
 
 def _account(
@@ -158,7 +166,7 @@ def _account(
     if not customer:
         raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
     customer_pk, verification = customer[0]
-    _refuse_if_rejected(scope, verification=verification)
+    _refuse_if_stopped(verification=verification)
     accounts = BankAccount.objects.filter(customer_id=customer_pk, status=BankAccount.Status.ACTIVE).exclude(
         account_number_ciphertext=""
     )
@@ -197,6 +205,10 @@ def payout_create(
 ) -> Payout:
     """A pending payout (its creation is its created_at; events record the transitions after it). The
     customer's last_out is set in the same transaction."""
+    if scope.livemode and not settings.PAYOUT_LIVE_ENABLED:
+        raise LivePayoutsDisabled(
+            "Live payouts are not enabled on this platform yet: no bank rail is configured. Use a test key."
+        )
     target = resolve_destination(
         scope=scope, customer_id=customer_id, bank_account_id=bank_account_id, destination=destination
     )
@@ -305,34 +317,73 @@ WORKER_FIELDS = (
     "destination_ciphertext",
     "processing_started_at",
 )
+FAILURE_FIELDS = ("failure_code", "failure_message")
 
 
 @transaction.atomic
-def payouts_claim(*, limit: int) -> list[Payout]:
-    """Move up to `limit` pending payouts to processing, oldest first, and return them.
+def payouts_claim(*, limit: int, livemodes: tuple[bool, ...] = (False,)) -> list[Payout]:
+    """Move up to `limit` pending payouts of these modes to processing, oldest first, and return them.
 
     FOR UPDATE SKIP LOCKED: any number of workers on any number of machines each get different payouts.
+    In the same transaction the decisions that stop money are read again (payouts.stops): a stopped payout
+    fails with its code instead of going to the rail. Only modes with a rail are claimed (payouts.worker).
     """
     batch = list(
         Payout.objects.select_for_update(skip_locked=True)
-        .filter(status=Status.PENDING)
+        .filter(status=Status.PENDING, livemode__in=livemodes)
         .order_by("id")
         .only(*WORKER_FIELDS)[:limit]
     )
+    stopped = stops.stopped_payouts([payout.pk for payout in batch])
+    _fail(batch, stopped)
+    claimed = [payout for payout in batch if payout.pk not in stopped]
     now = timezone.now()
-    for payout in batch:
+    for payout in claimed:
         payout.processing_started_at = now
-    _move(batch, Status.PENDING, Status.PROCESSING, reason="claimed by a worker", fields=("processing_started_at",))
-    return batch
+    _move(claimed, Status.PENDING, Status.PROCESSING, reason="claimed by a worker", fields=("processing_started_at",))
+    return claimed
+
+
+def _fail(payouts: list[Payout], stopped: dict[int, stops.Stop]) -> None:
+    """Pending → failed for the locked payouts a decision stopped, each with its code and an event."""
+    for stop in set(stopped.values()):
+        group = [payout for payout in payouts if stopped.get(payout.pk) == stop]
+        for payout in group:
+            payout.failure_code, payout.failure_message = stop.code, stop.message
+        _move(group, Status.PENDING, Status.FAILED, reason=f"stopped: {stop.code}", fields=FAILURE_FIELDS)
 
 
 @transaction.atomic
-def payouts_claim_stale(*, older_than: timedelta, limit: int) -> list[Payout]:
-    """Processing payouts whose worker went quiet (died mid-send); their clock restarts for this worker."""
+def payouts_fail_stopped(*, scope: Scope, fingerprints: list[str]) -> int:
+    """After a decision (a customer rejected, an account disabled): fail the pending payouts it stops, now,
+    in the decision's transaction. Candidates are the pending payouts of the merchant and mode to these
+    numbers (a saved customer's payouts and one-offs alike); payouts.stops decides which are stopped."""
+    if not fingerprints:
+        return 0
+    pending = list(
+        Payout.objects.select_for_update()
+        .filter(
+            status=Status.PENDING,
+            merchant_id=scope.merchant_id,
+            livemode=scope.livemode,
+            destination_fingerprint__in=fingerprints,
+        )
+        .order_by("id")
+        .only(*WORKER_FIELDS, *FAILURE_FIELDS)
+    )
+    stopped = stops.stopped_payouts([payout.pk for payout in pending])
+    _fail(pending, stopped)
+    return len(stopped)
+
+
+@transaction.atomic
+def payouts_claim_stale(*, older_than: timedelta, limit: int, livemodes: tuple[bool, ...] = (False,)) -> list[Payout]:
+    """Processing payouts whose worker went quiet (died mid-send); their clock restarts for this worker.
+    They were handed to the rail already: a later decision does not stop them (payouts.stops)."""
     cutoff: datetime = timezone.now() - older_than
     batch = list(
         Payout.objects.select_for_update(skip_locked=True)
-        .filter(status=Status.PROCESSING, processing_started_at__lt=cutoff)
+        .filter(status=Status.PROCESSING, processing_started_at__lt=cutoff, livemode__in=livemodes)
         .order_by("id")
         .only(*WORKER_FIELDS)[:limit]
     )
@@ -349,7 +400,7 @@ def payouts_settle(*, outcomes: dict[int, Outcome]) -> int:
         Payout.objects.select_for_update()
         .filter(pk__in=outcomes, status=Status.PROCESSING)
         .order_by("id")
-        .only(*WORKER_FIELDS, "failure_code", "failure_message")
+        .only(*WORKER_FIELDS, *FAILURE_FIELDS)
     )
     for to_status in (Status.PAID, Status.FAILED):
         group = [p for p in locked if outcomes[p.pk].status == to_status]
@@ -362,6 +413,24 @@ def payouts_settle(*, outcomes: dict[int, Outcome]) -> int:
                 Status.PROCESSING,
                 to_status,
                 reason="settled by the rail",
-                fields=("failure_code", "failure_message"),
+                fields=FAILURE_FIELDS,
             )
     return len(locked)
+
+
+def payouts_stop_for_customer(sender, *, customer: Customer, **kwargs) -> None:
+    """customers.signals.customer_rejected: its pending payouts, and one-offs to its numbers, fail now."""
+    fingerprints = list(
+        BankAccount.objects.filter(customer_id=customer.pk)
+        .exclude(account_number_fingerprint="")
+        .values_list("account_number_fingerprint", flat=True)
+    )
+    payouts_fail_stopped(scope=customer.scope, fingerprints=fingerprints)
+
+
+def payouts_stop_for_account(sender, *, account: BankAccount, **kwargs) -> None:
+    """customers.signals.bank_account_disabled: its pending payouts, and one-offs to its number if no
+    active account has it any more, fail now."""
+    if account.account_number_fingerprint:
+        scope = Scope(merchant_id=account.merchant_id, livemode=account.livemode)
+        payouts_fail_stopped(scope=scope, fingerprints=[account.account_number_fingerprint])

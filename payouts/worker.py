@@ -7,16 +7,30 @@ are idempotent on the payout id, so even a send that raced the crash cannot pay 
 """
 
 import logging
-import time
+import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
+
 from payouts.models import Payout
-from payouts.rails import Instruction, Outcome, Rail, rail_for
+from payouts.rails import Instruction, Outcome, Rail, live_rail_configured, rail_for
 from payouts.services import payouts_claim, payouts_claim_stale, payouts_settle
 from payoutsite import crypto
 
 logger = logging.getLogger(__name__)
+
+# What a lost connection, a restart or a failover raises: the worker waits and tries again, never exits.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential, capped, with jitter (half fixed, half random) so restarted workers don't stampede."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (attempt - 1))
+    return ceiling / 2 + secrets.SystemRandom().uniform(0, ceiling / 2)
 
 
 @dataclass
@@ -25,31 +39,64 @@ class WorkerStats:
     recovered: int = 0
     settled: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    database_errors: int = 0
 
 
 class PayoutWorker:
-    def __init__(self, *, batch_size: int = 200, stale_after: timedelta = timedelta(minutes=5), rails=rail_for):
+    def __init__(
+        self,
+        *,
+        batch_size: int = 200,
+        stale_after: timedelta = timedelta(minutes=5),
+        rails=rail_for,
+        livemodes: tuple[bool, ...] | None = None,
+    ):
         self.batch_size = batch_size
         self.stale_after = stale_after
         self.rails = rails
+        # Only modes with a rail are claimed: without a live bank rail, live payouts stay pending.
+        self.livemodes = livemodes if livemodes is not None else (False, True) if live_rail_configured() else (False,)
         self.stats = WorkerStats()
 
     def run_once(self) -> WorkerStats:
         """Recover stale payouts, then drain the queue; returns when nothing is pending."""
-        while stale := payouts_claim_stale(older_than=self.stale_after, limit=self.batch_size):
+        limit, modes = self.batch_size, self.livemodes
+        while stale := payouts_claim_stale(older_than=self.stale_after, limit=limit, livemodes=modes):
             self.stats.recovered += len(stale)
             self._settle(stale, recovering=True)
-        while batch := payouts_claim(limit=self.batch_size):
+        while batch := payouts_claim(limit=limit, livemodes=modes):
             self.stats.claimed += len(batch)
             self._settle(batch, recovering=False)
         return self.stats
 
-    def run_forever(self, *, poll_seconds: float = 1.0, should_stop=lambda: False) -> None:
-        while not should_stop():
+    def run_forever(self, *, poll_seconds: float = 1.0, stopping: threading.Event | None = None) -> None:
+        """Drain, wait, repeat until `stopping` is set. Database outages are waited out (backoff_seconds);
+        payouts a failed round left in processing are recovered by asking the rail (run_once)."""
+        stopping = stopping or threading.Event()
+        failures = 0
+        while not stopping.is_set():
             before = self.stats.claimed + self.stats.recovered
-            self.run_once()
+            try:
+                self.run_once()
+            except TRANSIENT_ERRORS as error:
+                failures += 1
+                self.stats.database_errors += 1
+                delay = backoff_seconds(failures)
+                logger.warning(
+                    "database unavailable (%s: %s); retrying in %.1f s (attempt %d)",
+                    type(error).__name__,
+                    str(error).strip().splitlines()[0] if str(error).strip() else "",
+                    delay,
+                    failures,
+                )
+                _drop_connections()
+                stopping.wait(delay)
+                continue
+            if failures:
+                logger.info("database back after %d failed attempts; worker resumed", failures)
+                failures = 0
             if self.stats.claimed + self.stats.recovered == before:
-                time.sleep(poll_seconds)  # idle: nothing was pending
+                stopping.wait(poll_seconds)  # idle: nothing was pending
 
     def _settle(self, payouts: list[Payout], *, recovering: bool) -> None:
         outcomes: dict[int, Outcome] = {}
@@ -72,6 +119,15 @@ class PayoutWorker:
         if missing:  # the rail must answer for every payout it was sent; stay processing, retry later
             logger.error("rail %s gave no outcome for %d payouts", rail.name, len(missing))
         return {by_id[payout_id].pk: outcome for payout_id, outcome in known.items() if payout_id in by_id}
+
+
+def _drop_connections() -> None:
+    """Close this thread's connections, dead or alive; the next query opens a fresh one."""
+    for connection in connections.all(initialized_only=True):
+        try:
+            connection.close()
+        except DatabaseError:
+            pass  # already gone
 
 
 def _instruction(payout: Payout) -> Instruction:

@@ -230,9 +230,15 @@ try:
         raise InvalidOperation
 except InvalidOperation:
     raise ImproperlyConfigured("PAYOUT_MAX_AMOUNT must be a positive decimal, e.g. 10000000.00.") from None
-PAYOUT_LIVE_RAIL = os.environ.get("PAYOUT_LIVE_RAIL", "sandbox")
-if PAYOUT_LIVE_RAIL != "sandbox":
-    raise ImproperlyConfigured("PAYOUT_LIVE_RAIL: only 'sandbox' exists until a bank rail is added.")
+# Live money needs a real bank rail, and none exists yet: the sandbox is test mode's only, never live's.
+# Without PAYOUT_LIVE_ENABLED live payouts are refused at creation (403 live_payouts_disabled); with it and
+# no rail they are accepted and stay pending, never reported paid (check --deploy warns: payouts.W001).
+PAYOUT_LIVE_RAIL = os.environ.get("PAYOUT_LIVE_RAIL", "")
+if PAYOUT_LIVE_RAIL:
+    raise ImproperlyConfigured(
+        f"PAYOUT_LIVE_RAIL={PAYOUT_LIVE_RAIL!r}: no live bank rail exists yet ('sandbox' is for test mode only)."
+    )
+PAYOUT_LIVE_ENABLED = env_bool("PAYOUT_LIVE_ENABLED")
 
 # Compliance: a customer not paid for longer than this many days shows under "needs review".
 COMPLIANCE_UNPAID_DAYS = int(os.environ.get("COMPLIANCE_UNPAID_DAYS", "180"))

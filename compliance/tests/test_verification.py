@@ -109,7 +109,7 @@ def test_only_compliance_admins_manage_keys(analyst, merchant):
 
 
 @pytest.mark.parametrize("form", ["default", "bankAccountId"])
-def test_a_rejected_customer_cannot_receive_live_payouts(analyst, live_api, create_customer, form):
+def test_a_rejected_customer_cannot_receive_live_payouts(analyst, live_api, create_customer, form, live_payouts_enabled):
     customer = create_customer(client=live_api)
     account = live_api.post(f"/customers/{customer['customerId']}/bank-accounts", DOC_BANK_ACCOUNT).json()
     stored = Customer.objects.get(public_id=customer["customerId"])
@@ -126,8 +126,15 @@ def test_a_rejected_customer_cannot_receive_live_payouts(analyst, live_api, crea
     }
 
 
-def test_test_mode_payouts_to_a_rejected_customer_still_work(analyst, api, paid_customer):
+def test_a_rejection_applies_in_test_mode_as_in_live(analyst, api, paid_customer):
     stored = Customer.objects.get(public_id=paid_customer["customerId"])
     analyst.post(f"{CHANGELIST}{stored.pk}/verification/", {"decision": "reject", "reason": "Fraud"})
     response = api.post("/payouts", {"amount": "10.00", "currency": "ARS", "customerId": paid_customer["customerId"]})
-    assert response.status_code == 201, response.content
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["errors"] == [
+        {
+            "param": "customerId",
+            "code": "customer_rejected",
+            "message": "This customer was rejected by compliance review: it cannot be paid.",
+        }
+    ]

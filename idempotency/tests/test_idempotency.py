@@ -60,7 +60,7 @@ def test_a_request_rejected_by_validation_does_not_use_up_its_key(api):
     assert good.status_code == 201 and "Idempotent-Replayed" not in good
 
 
-def test_keys_are_scoped_to_merchant_and_mode(api, live_api, other_api):
+def test_keys_are_scoped_to_merchant_and_mode(api, live_api, other_api, live_payouts_enabled):
     ids = {
         client.post("/payouts", PAYOUT, headers=key("same")).json()["payoutId"] for client in (api, live_api, other_api)
     }

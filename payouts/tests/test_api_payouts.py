@@ -165,7 +165,7 @@ def test_disabled_or_numberless_accounts_cannot_receive(api, payee):
     assert errors(api.post("/payouts", body)) == [("destinationCbu", "destination_mismatch")]
 
 
-def test_other_merchants_and_modes_customers_cannot_be_paid(other_api, live_api, payee):
+def test_other_merchants_and_modes_customers_cannot_be_paid(other_api, live_api, payee, live_payouts_enabled):
     for client in (other_api, live_api):
         body = {"amount": "1.00", "currency": "ARS", "customerId": payee["customerId"]}
         assert errors(client.post("/payouts", body)) == [("customerId", "invalid_customer")]

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from conftest import make_merchant, run_at_once
 from customers.tests.factories import make_cbu
 from payouts.models import Payout, PayoutEvent, SandboxTransfer
-from payouts.rails import SANDBOX_FAILURES, SandboxRail
+from payouts.rails import LIVE_RAILS, SANDBOX_FAILURES, NoLiveRail, SandboxRail, rail_for
 from payouts.services import IllegalTransition, _move, payouts_claim, payouts_settle
 from payouts.worker import PayoutWorker
 from payoutsite import crypto
@@ -64,10 +64,51 @@ def test_the_magic_numbers_are_valid_cbus_and_documented():
         assert number in readme
 
 
-def test_live_mode_uses_the_sandbox_until_a_bank_rail_exists(live_api):
-    payout = create(live_api)
+def test_live_payouts_are_refused_while_live_mode_is_off(live_api):
+    response = live_api.post("/payouts", {"amount": "10.00", "currency": "ARS", "destinationCbu": make_cbu()})
+    assert (response.status_code, response.json()) == (
+        403,
+        {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "live_payouts_disabled",
+                "message": "Live payouts are not enabled on this platform yet: no bank rail is configured. "
+                "Use a test key.",
+                "param": None,
+                "errors": [],
+            }
+        },
+    )
+    assert not Payout.objects.exists()
+
+
+def test_live_payouts_wait_for_a_bank_rail_and_never_go_through_the_sandbox(live_api, api, live_payouts_enabled):
+    live = create(live_api)
+    test = create(api)
+    assert run_worker() == "claimed 1, recovered 0, settled 1; outcomes: paid 1"
+    assert live_api.get(f"/payouts/{live['payoutId']}").json()["status"] == "pending"
+    assert api.get(f"/payouts/{test['payoutId']}").json()["status"] == "paid"
+    assert not SandboxTransfer.objects.filter(payout_public_id=live["payoutId"]).exists()
+    with pytest.raises(NoLiveRail):
+        rail_for(livemode=True)
+
+
+def test_a_configured_live_rail_pays_live_payouts(live_api, live_payouts_enabled, settings, monkeypatch):
+    bank = SpyRail()
+    monkeypatch.setitem(LIVE_RAILS, "testbank", lambda: bank)
+    settings.PAYOUT_LIVE_RAIL = "testbank"
+    live = create(live_api)
     run_worker()
-    assert live_api.get(f"/payouts/{payout['payoutId']}").json()["status"] == "paid"
+    assert bank.sent == [live["payoutId"]]
+    assert live_api.get(f"/payouts/{live['payoutId']}").json()["status"] == "paid"
+
+
+def test_deploy_check_warns_when_live_payouts_are_on_without_a_rail(settings):
+    from payouts.checks import live_payouts_need_a_rail
+
+    assert live_payouts_need_a_rail(None) == []
+    settings.PAYOUT_LIVE_ENABLED = True
+    assert [warning.id for warning in live_payouts_need_a_rail(None)] == ["payouts.W001"]
 
 
 def test_the_rail_receives_the_decrypted_number_and_the_exact_amount(api):

@@ -3,10 +3,13 @@
     python manage.py process_payouts            # run until stopped (Ctrl-C / SIGTERM), polling when idle
     python manage.py process_payouts --once     # drain the queue, print what was done, exit
 
-Run as many as you like, on as many machines: they share work through PostgreSQL row locks.
+Run as many as you like, on as many machines: they share work through PostgreSQL row locks. A lost
+database connection, a restart or a failover is logged and retried with backoff; the worker never exits
+for it.
 """
 
 import signal
+import threading
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
@@ -36,11 +39,11 @@ class Command(BaseCommand):
         if once:
             stats = worker.run_once()
         else:
-            stopping = []
-            signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+            stopping = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stopping.set())
             self.stdout.write("payout worker started")
             try:
-                worker.run_forever(poll_seconds=poll, should_stop=lambda: bool(stopping))
+                worker.run_forever(poll_seconds=poll, stopping=stopping)
             except KeyboardInterrupt:
                 pass
             stats = worker.stats
