@@ -106,6 +106,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "payoutsite.api.middleware.RequestIdMiddleware",
+    "payoutsite.api.chunked.ChunkedBodyMiddleware",  # a chunked body is read (or refused), never taken as empty
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and /docs assets, straight from gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,5 +1,7 @@
 """The edges of HTTP: ambiguous JSON, chunked bodies, and the errors gunicorn answers before Django runs."""
 
+import io
+
 import orjson
 import pytest
 
@@ -70,3 +72,54 @@ def test_a_duplicated_key_inside_metadata_is_refused(api):
 def test_duplicated_keys_anywhere(api, raw, param):
     error = client_error(api.post("/customers", raw=raw), 400, "duplicate_json_key")
     assert error["param"] == param
+
+
+# Chunked bodies, through the test client (the environ a WSGI server gives) -------------------------------------
+
+
+def chunked_post(api, path: str, body: bytes, *, terminated: bool = True, coding: str = "chunked", stream=None):
+    """A POST as gunicorn hands it to Django: Transfer-Encoding set, no CONTENT_LENGTH, the chunks removed."""
+    return api.client.generic(
+        "POST",
+        path,
+        headers={"Authorization": f"Bearer {api.key}", "Transfer-Encoding": coding},
+        CONTENT_TYPE="application/json",
+        **{"wsgi.input": stream or io.BytesIO(body), "wsgi.input_terminated": terminated},
+    )
+
+
+def test_a_chunked_body_is_read(api):
+    response = chunked_post(api, "/customers", b'{"type": "individual", "name": "Chunk", "country": "AR"}')
+    assert response.status_code == 201, response.content
+    assert Customer.objects.get().name == "Chunk"
+
+
+def test_a_chunked_body_the_server_did_not_terminate_is_refused(api):
+    response = chunked_post(api, "/customers", b'{"type": "individual"}', terminated=False)
+    assert client_error(response, 411, "length_required")["message"] == "Send a Content-Length with the request body."
+
+
+def test_a_chunked_body_over_the_limit_is_refused(api, settings):
+    settings.API_MAX_BODY_BYTES = 100
+    body = b'{"type": "individual", "name": "' + b"x" * 100 + b'", "country": "AR"}'
+    client_error(chunked_post(api, "/customers", body), 413, "request_too_large")
+    assert Customer.objects.count() == 0
+
+
+def test_a_chunked_body_at_the_limit_is_read(api, settings):
+    body = b'{"type": "individual", "name": "At the limit", "country": "AR"}'
+    settings.API_MAX_BODY_BYTES = len(body)
+    assert chunked_post(api, "/customers", body).status_code == 201
+
+
+def test_another_transfer_coding_is_not_implemented(api):
+    response = chunked_post(api, "/customers", b"\x1f\x8b", coding="gzip, chunked")
+    assert client_error(response, 501, "not_implemented")["type"] == "api_error"
+
+
+def test_a_malformed_chunk_is_a_bad_request(api):
+    class Broken(io.RawIOBase):
+        def read(self, size=-1):
+            raise OSError("bad chunk size")
+
+    client_error(chunked_post(api, "/customers", b"", stream=Broken()), 400, "bad_request")
