@@ -289,6 +289,12 @@ def test_a_chunked_body_over_the_limit_is_a_json_413_before_any_key_check(server
     server_error(server, chunked("/customers", "sk_test_none", body, size=8192), 413, "request_too_large")
 
 
+def test_a_malformed_chunk_is_a_json_400(server):
+    request = chunked("/customers", "sk_test_none", b"{}").replace(b"2\r\n{}", b"zz\r\n{}")
+    error, _ = server_error(server, request, 400, "bad_request")
+    assert error["message"] == "The chunked request body is malformed."
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_chunked_post_is_read_by_the_real_server(server):
