@@ -50,7 +50,7 @@ class PayoutViewSet(ApiViewSet):
         operation_id="createPayout",
         parameters=[idempotency_key_parameter()],
         request=PayoutCreateInput,
-        responses={201: PayoutOutput, **error_responses((400, 401, 409, 413, 415, 422))},
+        responses={201: PayoutOutput, **error_responses((400, 401, 403, 409, 413, 415, 422))},
     )
     @idempotent(batched=True)
     def create(self, request):

@@ -109,7 +109,9 @@ def test_only_compliance_admins_manage_keys(analyst, merchant):
 
 
 @pytest.mark.parametrize("form", ["default", "bankAccountId"])
-def test_a_rejected_customer_cannot_receive_live_payouts(analyst, live_api, create_customer, form, live_payouts_enabled):
+def test_a_rejected_customer_cannot_receive_live_payouts(
+    analyst, live_api, create_customer, form, live_payouts_enabled
+):
     customer = create_customer(client=live_api)
     account = live_api.post(f"/customers/{customer['customerId']}/bank-accounts", DOC_BANK_ACCOUNT).json()
     stored = Customer.objects.get(public_id=customer["customerId"])

@@ -4,12 +4,13 @@ Body: {"error": {"type", "code", "message", "param", "errors": [{"param", "code"
 """
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -85,6 +86,20 @@ class RequestTooLarge(ApiError):
     code = "request_too_large"
 
 
+# A lost connection, a restart or a failover of PostgreSQL (and a statement cancelled or deadlocked): the
+# request wrote nothing it did not also commit with its Idempotency-Key, so it is safe to send again.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 1
+
+
+def service_unavailable_body() -> dict[str, Any]:
+    return error_body(
+        type=API_ERROR,
+        code="service_unavailable",
+        message="The service is briefly unavailable. Retry the request, with the same Idempotency-Key.",
+    )
+
+
 def error_body(
     *,
     type: str,
@@ -153,6 +168,11 @@ def _rollback_request_transaction() -> None:
 
 
 def _render(exc: Exception) -> Response:
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, str(exc).strip()[:200])
+        response = Response(service_unavailable_body(), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, ApiError):
         body = error_body(type=exc.type, code=exc.code, message=exc.message, param=exc.param, errors=exc.errors)
         body["error"].update(exc.extra)
@@ -201,6 +221,12 @@ def json_not_found(request, exception=None) -> JsonResponse:
 
 
 def json_server_error(request) -> JsonResponse:
+    """handler500, for whatever escaped a view's own handling (a middleware, the commit of an atomic
+    request, the back-office): a database outage is still a 503 to retry, anything else a 500."""
+    if isinstance(sys.exception(), DATABASE_UNAVAILABLE):
+        response = JsonResponse(service_unavailable_body(), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     body = error_body(type=API_ERROR, code="internal_error", message="Something went wrong on our side.")
     return JsonResponse(body, status=500)
 

@@ -20,7 +20,15 @@ ERROR_DESCRIPTIONS = {
     409: "Conflict: with the object's current state, or a request with this Idempotency-Key is still running.",
     413: "Request body too large.",
     415: "Request body is not application/json.",
+    403: "Live payouts are not enabled on this platform (live_payouts_disabled): no bank rail is configured.",
+    411: "A chunked body the server could not read to its end (length_required); send Content-Length.",
+    414: "The URI is longer than 4094 bytes (uri_too_long).",
+    431: "A header is longer than 8190 bytes, or there are more than 100 (headers_too_large).",
+    503: "The database is briefly unavailable (service_unavailable), e.g. during a restart or failover. "
+    "Nothing was half-written: retry after `Retry-After` seconds, with the same Idempotency-Key.",
 }
+# What any request can be answered, whatever the operation: the server's own limits and a database outage.
+ANY_REQUEST = (414, 431, 503)
 
 READ = (400, 401)
 READ_ONE = (400, 401, 404)
@@ -32,7 +40,10 @@ NO_NUL = "^[^\\u0000]*$"
 
 
 def error_responses(statuses: tuple[int, ...]) -> dict[int, OpenApiResponse]:
-    return {status: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status]) for status in statuses}
+    """The error responses of an operation: its own statuses, 411 when it takes a body, and ANY_REQUEST."""
+    takes_body = 413 in statuses
+    every = sorted({*statuses, *ANY_REQUEST, *((411,) if takes_body else ())})
+    return {status: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status]) for status in every}
 
 
 def page_parameters(id_prefix: str, noun: str) -> list[OpenApiParameter]:
