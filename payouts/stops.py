@@ -37,6 +37,16 @@ class Stop:
 CUSTOMER_REJECTED = Stop("customer_rejected", "This customer was rejected by compliance review: it cannot be paid.")
 ACCOUNT_DISABLED = Stop("account_disabled", "This bank account was disabled: it cannot be paid.")
 STOPS = {stop.code: stop for stop in (CUSTOMER_REJECTED, ACCOUNT_DISABLED)}
+# The same codes for a one-off payout, which names no customer or account: the message is about the number.
+NUMBER_STOPS_BY_CODE = {
+    "customer_rejected": Stop(
+        "customer_rejected",
+        "This account number belongs to a customer rejected by compliance review: it cannot be paid.",
+    ),
+    "account_disabled": Stop(
+        "account_disabled", "This account number is only on disabled bank accounts: it cannot be paid."
+    ),
+}
 
 # Each number's stop code among one merchant's accounts in one mode; numbers on no account are absent.
 # Rows in, as parallel arrays: a key of the caller's, the merchant, the mode, the number's fingerprint.
@@ -94,4 +104,4 @@ def _number_stops(numbers: list[tuple[int, int, bool, str]]) -> dict[int, Stop]:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(NUMBER_STOPS, [list(column) for column in zip(*numbers, strict=True)])
-        return {key: STOPS[code] for key, code in cursor.fetchall() if code is not None}
+        return {key: NUMBER_STOPS_BY_CODE[code] for key, code in cursor.fetchall() if code is not None}

@@ -57,9 +57,13 @@ class PayoutWorker:
         # Only modes with a rail are claimed: without a live bank rail, live payouts stay pending.
         self.livemodes = livemodes if livemodes is not None else (False, True) if live_rail_configured() else (False,)
         self.stats = WorkerStats()
+        self.in_hand: list[Payout] = []  # the batch being sent and settled, until its outcomes are recorded
 
     def run_once(self) -> WorkerStats:
-        """Recover stale payouts, then drain the queue; returns when nothing is pending."""
+        """Finish a round an outage cut short, recover stale payouts, then drain the queue; returns when
+        nothing is pending."""
+        if self.in_hand:  # claimed by this worker, their outcome not recorded: ask the rail, record it
+            self._settle(self.in_hand, recovering=True)
         limit, modes = self.batch_size, self.livemodes
         while stale := payouts_claim_stale(older_than=self.stale_after, limit=limit, livemodes=modes):
             self.stats.recovered += len(stale)
@@ -71,7 +75,8 @@ class PayoutWorker:
 
     def run_forever(self, *, poll_seconds: float = 1.0, stopping: threading.Event | None = None) -> None:
         """Drain, wait, repeat until `stopping` is set. Database outages are waited out (backoff_seconds);
-        payouts a failed round left in processing are recovered by asking the rail (run_once)."""
+        the batch a failed round left in processing is settled first when the database is back (run_once),
+        without waiting for --stale-after."""
         stopping = stopping or threading.Event()
         failures = 0
         while not stopping.is_set():
@@ -99,11 +104,13 @@ class PayoutWorker:
                 stopping.wait(poll_seconds)  # idle: nothing was pending
 
     def _settle(self, payouts: list[Payout], *, recovering: bool) -> None:
+        self.in_hand = payouts
         outcomes: dict[int, Outcome] = {}
         for livemode in {p.livemode for p in payouts}:
             group = [p for p in payouts if p.livemode == livemode]
             outcomes.update(self._through_rail(self.rails(livemode), group, recovering=recovering))
         self.stats.settled += payouts_settle(outcomes=outcomes)
+        self.in_hand = []
         for outcome in outcomes.values():
             self.stats.outcomes[outcome.failure_code or "paid"] = (
                 self.stats.outcomes.get(outcome.failure_code or "paid", 0) + 1

@@ -2,14 +2,16 @@
 worker carries on by itself."""
 
 import threading
+from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 
 from conftest import ApiClient, make_merchant
 from customers.tests.factories import make_cbu
 from payouts import worker as worker_module
 from payouts.models import Payout
+from payouts.tests.test_worker import SpyRail
 from payouts.worker import BACKOFF_MAX_SECONDS, PayoutWorker, backoff_seconds
 
 
@@ -75,3 +77,30 @@ def test_a_running_worker_survives_its_connection_being_terminated(monkeypatch, 
     statuses = dict(Payout.objects.values_list("public_id", "status"))
     assert statuses == {first["payoutId"]: "paid", second["payoutId"]: "paid"}
     assert "database unavailable" in caplog.text and "retrying in" in caplog.text
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_settling_an_outage_cut_short_is_settled_when_the_database_is_back(monkeypatch):
+    """Not after --stale-after (5 minutes): the worker still holds the batch, asks the rail, records it."""
+    api = ApiClient(make_merchant("Cut short").test)
+    for amount in ("1.00", "2.00", "3.00"):
+        api.post("/payouts", {"amount": amount, "currency": "ARS", "destinationCbu": make_cbu()})
+    spy = SpyRail()
+    worker = PayoutWorker(rails=lambda livemode: spy)
+    original_settle = worker_module.payouts_settle
+
+    def outage(**kwargs):  # the rail was paid, then the database went away before the outcomes were saved
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(worker_module, "payouts_settle", outage)
+    with pytest.raises(OperationalError):
+        worker.run_once()
+    monkeypatch.setattr(worker_module, "payouts_settle", original_settle)
+    assert Counter(Payout.objects.values_list("status", flat=True)) == {"processing": 3}
+
+    worker.run_once()  # the database is back: the next round
+
+    assert Counter(Payout.objects.values_list("status", flat=True)) == {"paid": 3}
+    assert sorted(spy.sent) == sorted(Payout.objects.values_list("public_id", flat=True))  # each sent once
+    assert (worker.stats.settled, worker.in_hand) == (3, [])

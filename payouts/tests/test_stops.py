@@ -18,6 +18,16 @@ from payouts.worker import PayoutWorker
 
 REJECTED = ("failed", "customer_rejected", "This customer was rejected by compliance review: it cannot be paid.")
 DISABLED = ("failed", "account_disabled", "This bank account was disabled: it cannot be paid.")
+NUMBER_REJECTED = (
+    "failed",
+    "customer_rejected",
+    "This account number belongs to a customer rejected by compliance review: it cannot be paid.",
+)
+NUMBER_DISABLED = (
+    "failed",
+    "account_disabled",
+    "This account number is only on disabled bank accounts: it cannot be paid.",
+)
 
 
 def pay(api, **destination) -> dict:
@@ -61,7 +71,7 @@ def test_rejecting_a_customer_fails_its_pending_payouts_in_the_same_transaction(
     reject(payee["customerId"])
 
     assert outcome(api, saved) == REJECTED
-    assert outcome(api, one_off) == REJECTED
+    assert outcome(api, one_off) == NUMBER_REJECTED
     assert stop_reasons(saved) == [("pending", "failed", "stopped: customer_rejected")]
     assert outcome(api, with_rail)[0] == "processing"
     run_worker()
@@ -77,7 +87,7 @@ def test_disabling_an_account_fails_its_pending_payouts_in_the_same_transaction(
 
     assert response.json()["status"] == "disabled"
     assert outcome(api, saved) == DISABLED
-    assert outcome(api, one_off) == DISABLED
+    assert outcome(api, one_off) == NUMBER_DISABLED
     assert stop_reasons(one_off) == [("pending", "failed", "stopped: account_disabled")]
     run_worker()
     assert sent_to_rail(saved, one_off) == set()
@@ -107,7 +117,10 @@ def test_the_worker_rechecks_a_decision_taken_after_the_payout_was_queued(api, p
 
     assert run_worker() == "claimed 0, recovered 0, settled 0; outcomes: none"
 
-    assert outcome(api, payout) == {"customer_rejected": REJECTED, "account_disabled": DISABLED}[decision]
+    expected = {"customer_rejected": REJECTED, "account_disabled": DISABLED}[decision]
+    if destination == "destinationCbu":
+        expected = {"customer_rejected": NUMBER_REJECTED, "account_disabled": NUMBER_DISABLED}[decision]
+    assert outcome(api, payout) == expected
     assert sent_to_rail(payout) == set()
     assert stop_reasons(payout) == [("pending", "failed", f"stopped: {decision}")]
 
@@ -119,7 +132,7 @@ def test_one_offs_to_a_stopped_number_are_refused_at_creation(api, payee, create
     refused = api.post("/payouts", body)
     assert refused.status_code == 400
     assert refused.json()["error"]["errors"] == [
-        {"param": "destinationCbu", "code": "account_disabled", "message": DISABLED[2]}
+        {"param": "destinationCbu", "code": "account_disabled", "message": NUMBER_DISABLED[2]}
     ]
 
     api.post(accounts, DOC_BANK_ACCOUNT)  # the merchant adds the number again: it can be paid again
@@ -128,7 +141,7 @@ def test_one_offs_to_a_stopped_number_are_refused_at_creation(api, payee, create
     reject(payee["customerId"])
     refused = api.post("/payouts", body)
     assert refused.json()["error"]["errors"] == [
-        {"param": "destinationCbu", "code": "customer_rejected", "message": REJECTED[2]}
+        {"param": "destinationCbu", "code": "customer_rejected", "message": NUMBER_REJECTED[2]}
     ]
     assert Payout.objects.filter(status="pending").count() == 0
 
