@@ -78,13 +78,15 @@ class PayoutWorker:
         the batch a failed round left in processing is settled first when the database is back (run_once),
         without waiting for --stale-after."""
         stopping = stopping or threading.Event()
-        failures = 0
+        failures, settled_at_failure = 0, 0
         while not stopping.is_set():
             before = self.stats.claimed + self.stats.recovered
             try:
                 self.run_once()
             except TRANSIENT_ERRORS as error:
-                failures += 1
+                if self.stats.settled != settled_at_failure:  # it worked in between: a new outage
+                    failures = 0
+                failures, settled_at_failure = failures + 1, self.stats.settled
                 self.stats.database_errors += 1
                 delay = backoff_seconds(failures)
                 logger.warning(
