@@ -1,5 +1,5 @@
-# make run: set up and serve the API on http://127.0.0.1:8000 (SQLite, demo merchant).
-# make test: set up and run lint + the whole suite (DATABASE_URL=postgres://… for PostgreSQL).
+# make run: set up and serve the API on http://127.0.0.1:8000 (embedded PostgreSQL, demo merchant).
+# make test: set up and run lint + the whole suite (on a throwaway embedded PostgreSQL, or DATABASE_URL's).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,12 +16,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
+# Without DATABASE_URL: the embedded PostgreSQL in .pgdata/ (payoutsite/devdb.py), kept between runs.
 run: install
-	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(PY) manage.py ensure_demo_merchant
-	DEBUG=$${DEBUG:-true} $(PY) manage.py process_payouts --poll 1 & worker=$$!; \
+	@export DEBUG=$${DEBUG:-true}; \
+	if [ -z "$${DATABASE_URL:-}" ]; then DATABASE_URL=$$($(PY) -m payoutsite.devdb url) || exit 1; fi; \
+	export DATABASE_URL; \
+	$(PY) manage.py migrate --noinput && $(PY) manage.py ensure_demo_merchant || exit 1; \
+	$(PY) manage.py process_payouts --poll 1 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver 127.0.0.1:8000
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -33,15 +36,17 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "No chromium (as root: apt-get install chromium): the browser tests will be skipped."
 
+# Without DATABASE_URL: a throwaway embedded PostgreSQL of its own, deleted afterwards.
 test: lint browser
-	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(PY) -m payoutsite.devdb --throwaway -- bash -c \
+		'DEBUG=true $(PY) manage.py makemigrations --check --dry-run && $(VENV)/bin/pytest $(PYTEST_ARGS)'
 
 schema: install
 	DEBUG=true $(PY) manage.py spectacular --validate --fail-on-warn --format openapi-json --file openapi.json
 
 clean:
-	rm -rf $(VENV) db.sqlite3*
+	-test -x $(PY) && $(PY) -m payoutsite.devdb stop
+	rm -rf $(VENV) .pgdata
 
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)

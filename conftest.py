@@ -1,27 +1,13 @@
 """Shared fixtures: merchants with real keys, and an HTTP client that speaks the API."""
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
-from django.db import connection
 from django.test import Client
 
 from merchants.services import merchant_create
-
-
-def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests skip on SQLite, with the reason shown; in CI (REQUIRE_POSTGRES=1) they must run."""
-    if connection.vendor == "postgresql":
-        return
-    if os.environ.get("REQUIRE_POSTGRES") == "1":
-        raise pytest.UsageError("REQUIRE_POSTGRES=1 but the database is not PostgreSQL: set DATABASE_URL.")
-    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… to run it")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
 
 
 @dataclass

@@ -6,7 +6,6 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.utils.html import format_html_join
 
-from audit.context import recording
 from audit.selectors import Change, Entry, actor_of, annotate_previous, changes_between, history, with_previous
 from payoutsite.admin import ReadOnlyAdmin
 
@@ -87,5 +86,5 @@ class AuditHistoryMixin:
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
-        extra = {"audit_history": self.audit_history(obj) if obj is not None else [], "audit_recording": recording()}
+        extra = {"audit_history": self.audit_history(obj) if obj is not None else []}
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})

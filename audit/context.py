@@ -4,8 +4,7 @@ the staff user, or the management command. Nothing else needs to remember to wri
 writes (COPY, INSERT … SELECT, queryset updates) are captured like single ones.
 
 The actor travels with each write statement (pghistory prepends a `set_config` to it), so it also reaches
-the request's one-message write batches (payoutsite/db.py). SQLite (`make run`) has no triggers: there the
-trail is not recorded and these helpers do nothing.
+the request's one-message write batches (payoutsite/db.py).
 """
 
 import functools
@@ -14,27 +13,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import pghistory
-from django.db import connection
-
-
-def recording() -> bool:
-    return connection.vendor == "postgresql"
 
 
 @contextmanager
 def actor(name: str, **details: Any) -> Iterator[None]:
     """Record `name` (e.g. "command:import_customers") as the actor of every write in the block."""
-    if not recording():
-        yield
-        return
     with pghistory.context(actor=name, **details):
         yield
 
 
 def set_actor(name: str, **details: Any) -> None:
     """Name the actor of the block already entered (a request's, opened by AuditMiddleware)."""
-    if recording():
-        pghistory.context(actor=name, **details)
+    pghistory.context(actor=name, **details)
 
 
 def command_actor(handle: Callable) -> Callable:

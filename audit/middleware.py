@@ -1,4 +1,4 @@
-from audit.context import actor, recording
+from audit.context import actor
 
 
 class AuditMiddleware:
@@ -8,8 +8,6 @@ class AuditMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not recording():
-            return self.get_response(request)
         user = request.user  # a cookie-less API request has no session: no query
         name = f"staff:{user.get_username()}" if user.is_authenticated else "anonymous"
         with actor(name, path=request.path, request_id=getattr(request, "request_id", "")):

@@ -285,35 +285,20 @@ def _set_number(account: BankAccount, number: AccountNumber) -> None:
     account.entity_code = number.entity_code
 
 
-# Flags every account of the number if more than one customer of the merchant (same mode) has had it. On
-# PostgreSQL the database function of the same name (migration 0004) does this under a lock on the number
+# Flags every account of the number if more than one customer of the merchant (same mode) has had it: the
+# database function customers_flag_shared_number (migrations 0004/0005) does it under a lock on the number
 # held to commit, so two customers adding one number at once are both flagged; its plan is cached per
-# connection (planning this UPDATE cost 0.2 ms on every add). SQLite (make run) has one writer at a time.
-FLAG_SHARED_NUMBER = """
-UPDATE customers_bankaccount
-   SET needs_review = TRUE,
-       review_reason = CASE WHEN review_reason = '' THEN %s ELSE review_reason || '; ' || %s END
- WHERE merchant_id = %s AND livemode = %s AND account_number_fingerprint = %s AND instr(review_reason, %s) = 0
-   AND EXISTS (SELECT 1 FROM customers_bankaccount other
-                WHERE other.merchant_id = customers_bankaccount.merchant_id
-                  AND other.livemode = customers_bankaccount.livemode
-                  AND other.account_number_fingerprint = customers_bankaccount.account_number_fingerprint
-                  AND other.customer_id <> customers_bankaccount.customer_id)
-"""
+# connection (planning the UPDATE cost 0.2 ms on every add).
 
 
 def _flag_shared_numbers(scope: Scope, fingerprints: list[str]) -> None:
     """After the accounts are written (in the same transaction). Sorted: two writers cannot deadlock."""
     for fingerprint in sorted(fingerprints):
-        if connection.vendor == "postgresql":
-            lock = db.advisory_lock_id("number", scope.merchant_id, scope.livemode, fingerprint)
-            db.execute(
-                "SELECT customers_flag_shared_number(%s, %s, %s, %s, %s)",
-                (scope.merchant_id, scope.livemode, fingerprint, SHARED_NUMBER_REASON, lock),
-            )
-        else:
-            reason = SHARED_NUMBER_REASON
-            db.execute(FLAG_SHARED_NUMBER, (reason, reason, scope.merchant_id, scope.livemode, fingerprint, reason))
+        lock = db.advisory_lock_id("number", scope.merchant_id, scope.livemode, fingerprint)
+        db.execute(
+            "SELECT customers_flag_shared_number(%s, %s, %s, %s, %s)",
+            (scope.merchant_id, scope.livemode, fingerprint, SHARED_NUMBER_REASON, lock),
+        )
 
 
 @transaction.atomic
@@ -464,9 +449,8 @@ def customers_tables_analyze() -> None:
     """Fresh planner statistics after a bulk load. Until autovacuum gets to it, a merchant that just
     imported many customers looks tiny to the planner, which then reads its lookups by id off the
     (merchant, mode) index, scanning all its rows: milliseconds per request instead of 0.1 ms."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE customers_customer, customers_bankaccount")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer, customers_bankaccount")
 
 
 def _stored_customers(scope: Scope, external_ids: set[str]) -> dict[str, ImportedCustomer]:
@@ -656,30 +640,22 @@ def _account_values(scope: Scope, account: ImportedAccount) -> tuple:
 def _new_primary_keys(model: type[models.Model], count: int) -> list[int]:
     if not count:
         return []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [model._meta.db_table, count],
-            )
-            return [pk for (pk,) in cursor.fetchall()]
-    # SQLite (make run): the transaction holds the database's only write lock.
-    last = model.objects.aggregate(last=models.Max("pk"))["last"] or 0
-    return list(range(last + 1, last + 1 + count))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _insert_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple]) -> None:
     """INSERT rows of values for columns; the model's other columns get their defaults, worked out once
     (created_at: one second for the batch). PostgreSQL: COPY into a temporary table, then INSERT … SELECT
     into the model's, a statement the audit trail's triggers see with its actor (pghistory sets it on
-    statements sent through Django, which COPY is not). SQLite (make run): bulk_create."""
+    statements sent through Django, which COPY is not)."""
     if not rows:
         return
     fields = {f.column: f for f in model._meta.concrete_fields}
-    if connection.vendor != "postgresql":
-        attnames = [fields[column].attname for column in columns]
-        model.objects.bulk_create([model(**dict(zip(attnames, row, strict=True))) for row in rows])
-        return
     others = [f for f in fields.values() if f.column not in columns and not f.primary_key]
     json_at = [i for i, column in enumerate(columns) if isinstance(fields[column], models.JSONField)]
     parts = {
@@ -750,7 +726,7 @@ SELECT f.fingerprint FROM unnest(%s::text[]) AS f(fingerprint)
 
 def _flag_imported_numbers(scope: Scope, fingerprints: set[str]) -> None:
     numbers = sorted(fingerprints)
-    if numbers and connection.vendor == "postgresql":
+    if numbers:
         locks = [db.advisory_lock_id("number", scope.merchant_id, scope.livemode, number) for number in numbers]
         with connection.cursor() as cursor:
             # One probe of the fingerprint index per number: an "= ANY" filter lets a planner with stale

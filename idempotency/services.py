@@ -171,17 +171,16 @@ class StoredResponse:
     body: str
 
 
-# Step 1, in one round trip: the stored response, and the lock when there is none. SQLite (make run) has no
-# advisory locks: there the key's unique index alone keeps a key to one response.
+# Step 1, in one round trip: the stored response, and the lock when there is none.
 SESSION_LOCK, TRANSACTION_LOCK, NO_LOCK = "session", "transaction", "none"
 FIND_AND_LOCK = {
-    ("postgresql", SESSION_LOCK): """
+    SESSION_LOCK: """
         SELECT CASE WHEN k.key IS NULL THEN pg_try_advisory_lock(%s) ELSE TRUE END,
                k.request_method, k.request_path, k.request_fingerprint, k.response_status, k.response_body
           FROM (SELECT 1) AS one
           LEFT JOIN idempotency_idempotencykey k ON k.merchant_id = %s AND k.livemode = %s AND k.key = %s
     """,
-    ("postgresql", TRANSACTION_LOCK): """
+    TRANSACTION_LOCK: """
         SELECT CASE WHEN k.key IS NULL THEN pg_try_advisory_xact_lock(%s) ELSE TRUE END,
                k.request_method, k.request_path, k.request_fingerprint, k.response_status, k.response_body
           FROM (SELECT 1) AS one
@@ -197,7 +196,7 @@ FIND_ONLY = """
 
 
 def _find(scope: Scope, key: str, *, lock: str) -> StoredResponse | None:
-    statement = FIND_AND_LOCK.get((connection.vendor, lock), FIND_ONLY)
+    statement = FIND_AND_LOCK.get(lock, FIND_ONLY)
     with connection.cursor() as cursor:
         cursor.execute(statement, [advisory_lock_id(scope, key), scope.merchant_id, scope.livemode, key])
         locked, method, path, fingerprint, status, body = cursor.fetchone()
@@ -211,8 +210,7 @@ def _find(scope: Scope, key: str, *, lock: str) -> StoredResponse | None:
 
 def _unlock(scope: Scope, key: str) -> None:
     """Queued in a batch (released with its writes); run at once outside one."""
-    if connection.vendor == "postgresql":
-        db.execute("SELECT pg_advisory_unlock(%s)", (advisory_lock_id(scope, key),))
+    db.execute("SELECT pg_advisory_unlock(%s)", (advisory_lock_id(scope, key),))
 
 
 def replay(stored: StoredResponse) -> HttpResponse:

@@ -15,8 +15,6 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        if connection.vendor != "postgresql":
-            return super().count
         estimate = planner_estimate(self.object_list)
         return super().count if estimate < self.EXACT_UP_TO else estimate
 

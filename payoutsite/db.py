@@ -55,9 +55,9 @@ def write_batch() -> Iterator[None]:
 def _send(statements: list[tuple[str, tuple]]) -> None:
     if not statements:
         return
-    if connection.in_atomic_block or connection.vendor != "postgresql":
+    if connection.in_atomic_block:
         # Inside someone's transaction (a command's, a test's), a savepoint lets a lost race undo just
-        # this batch; SQLite (make run) needs a transaction to write several statements atomically.
+        # this batch.
         with transaction.atomic():
             _execute(statements)
     else:
@@ -66,13 +66,9 @@ def _send(statements: list[tuple[str, tuple]]) -> None:
 
 def _execute(statements: list[tuple[str, tuple]]) -> None:
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # psycopg2 binds parameters client-side, so this is one message, its statements run in order.
-            statement = ";\n".join(s for s, _ in statements)
-            cursor.execute(statement, [p for _, params in statements for p in params])
-        else:
-            for statement, params in statements:  # SQLite takes one statement per call
-                cursor.execute(statement, params)
+        # psycopg2 binds parameters client-side, so this is one message, its statements run in order.
+        statement = ";\n".join(s for s, _ in statements)
+        cursor.execute(statement, [p for _, params in statements for p in params])
 
 
 def _run(statement: str, params: tuple) -> None:
@@ -141,9 +137,7 @@ def batch_only() -> Iterator[None]:
 
 def is_unique_violation(error: IntegrityError) -> bool:
     cause = error.__cause__
-    return getattr(cause, "pgcode", None) == UNIQUE_VIOLATION or (
-        getattr(cause, "sqlite_errorname", None) == "SQLITE_CONSTRAINT_UNIQUE"  # make run
-    )
+    return getattr(cause, "pgcode", None) == UNIQUE_VIOLATION
 
 
 def advisory_lock_id(*parts: object) -> int:

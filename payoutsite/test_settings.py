@@ -7,6 +7,10 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTMyYnl0ZXM=")
 os.environ.setdefault("ACCOUNT_FINGERPRINT_KEY", "test-only-fingerprint-key-0123456789abcdef")
+if not os.environ.get("DATABASE_URL"):  # a bare `pytest`: the embedded development server (make test: its own)
+    from payoutsite.devdb import database_url
+
+    os.environ["DATABASE_URL"] = database_url()
 
 from payoutsite.settings import *  # noqa: F403
 

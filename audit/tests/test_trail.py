@@ -13,8 +13,6 @@ from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT
 from merchants.models import ApiKey
 from payouts.models import Payout
 
-pytestmark = pytest.mark.postgres  # the trail is written by PostgreSQL triggers
-
 CustomerHistory = apps.get_model("customers", "CustomerHistory")
 BankAccountHistory = apps.get_model("customers", "BankAccountHistory")
 PayoutHistory = apps.get_model("payouts", "PayoutHistory")

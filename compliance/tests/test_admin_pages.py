@@ -194,7 +194,6 @@ def test_customers_filter_by_accounts_needing_review(api, create_customer):
     assert flagged["customerId"] in text and clean["customerId"] not in text
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("url", [*CHANGELISTS, "/admin/customers/customerhistory/"])
 def test_large_changelists_show_an_estimate_instead_of_counting_every_row(api, create_customer, url, monkeypatch):
     from payoutsite.admin import EstimatedCountPaginator

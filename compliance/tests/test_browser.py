@@ -12,7 +12,7 @@ from compliance.roles import ADMIN, ANALYST
 from customers.models import BankAccount
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT
 
-pytestmark = [pytest.mark.postgres, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-long-enough-123"
 CUIT = DOC_BANK_ACCOUNT["metadata"]["cuit"]
 

@@ -53,7 +53,6 @@ def test_a_compliance_admin_reveals_a_number_and_the_reveal_is_recorded(account)
         assert "reveal" in text and "staff:root" in text and DOC_ACCOUNT_NUMBER not in text
 
 
-@pytest.mark.postgres
 def test_the_customer_page_shows_payouts_and_the_history_of_it_and_its_accounts(api, account):
     customer = account.customer
     payout = api.post("/payouts", {"amount": "25.00", "currency": "ARS", "customerId": customer.public_id}).json()
@@ -69,7 +68,6 @@ def test_the_customer_page_shows_payouts_and_the_history_of_it_and_its_accounts(
     assert DOC_ACCOUNT_NUMBER not in text
 
 
-@pytest.mark.postgres
 def test_the_trail_lists_are_searchable_by_actor_and_object(api, create_customer):
     first, second = create_customer(name="Uno"), create_customer(name="Dos")
     api.patch(f"/customers/{first['customerId']}", {"name": "Uno bis"})
@@ -81,7 +79,6 @@ def test_the_trail_lists_are_searchable_by_actor_and_object(api, create_customer
     assert "0 customer history" in page(analyst, "/admin/customers/customerhistory/?q=staff%3Anobody")
 
 
-@pytest.mark.postgres
 def test_a_trail_list_costs_the_same_queries_for_3_or_12_events(api, create_customer):
     analyst = staff_client("ana", ANALYST)
 

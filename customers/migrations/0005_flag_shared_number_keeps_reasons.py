@@ -28,14 +28,12 @@ $$;
 
 
 def replace(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FUNCTION)
+    schema_editor.execute(FUNCTION)
 
 
 def restore(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        previous = importlib.import_module("customers.migrations.0004_flag_shared_number_function")
-        schema_editor.execute(previous.CREATE)
+    previous = importlib.import_module("customers.migrations.0004_flag_shared_number_function")
+    schema_editor.execute(previous.CREATE)
 
 
 class Migration(migrations.Migration):

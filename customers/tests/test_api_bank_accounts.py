@@ -322,7 +322,6 @@ def test_stored_number_decrypts_to_the_number(add_account):
     assert BankAccount.objects.get().account_number() == DOC_ACCOUNT_NUMBER
 
 
-@pytest.mark.postgres
 def test_an_add_that_loses_the_race_answers_409_with_the_winner(api, accounts_path, add_account, monkeypatch):
     """The duplicate check reads what is committed; an add racing another misses it, and the unique index
     stops it. Simulated: the first read is blind to the existing account. The request runs again and
@@ -346,7 +345,6 @@ def test_an_add_that_loses_the_race_answers_409_with_the_winner(api, accounts_pa
     assert BankAccount.objects.count() == 1
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_parallel_adds_of_one_number_make_one_account():
     """Eight threads add the same number to one customer at once: one 201, seven 409s naming it."""
@@ -384,7 +382,6 @@ def test_an_add_that_read_no_default_does_not_replace_one(api, customer, add_acc
     assert api.get(f"/customers/{customer['customerId']}").json()["defaultBankAccountId"] == first["bankAccountId"]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_customers_adding_one_number_at_once_are_all_flagged():
     """The review flag is decided in SQL under a lock on the number: whichever add commits second sees

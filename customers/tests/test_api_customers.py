@@ -291,7 +291,6 @@ def test_external_id_rules(api, value, code):
     assert field_errors(api.post("/customers", {**DOC_CUSTOMER, "externalId": value})) == {"externalId": code}
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_parallel_creates_with_one_external_id_make_one_customer():
     """The unique index decides; the losers run again and answer 409 naming the winner."""

@@ -20,6 +20,7 @@ from customers.serializers import BankAccountCreateInput, CustomerCreateInput
 from customers.services import SHARED_NUMBER_REASON
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, make_cbu
 from payoutsite.api.errors import field_errors
+from payoutsite.tests.databases import running_test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "externalId,type,name,email,country,metadata.segment,accountNumber,accountType,holderName,bankMetadata.cuit"
@@ -165,12 +166,9 @@ def test_unknown_merchant_columns_and_formats_are_refused(tmp_path, merchant):
 
 def command_env() -> dict:
     """The test settings (inherited through the environment), on this test's database."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return {**os.environ, "DATABASE_URL": url}
+    return {**os.environ, "DATABASE_URL": running_test_database_url()}
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_standard_input(tmp_path):
     merchant = make_merchant("Stdin").merchant
@@ -186,7 +184,6 @@ def test_standard_input(tmp_path):
     assert Customer.objects.get(external_id="s-1").name == "Sol"
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_run_killed_midway_then_rerun_imports_every_row_once(tmp_path):
     """SIGKILL once some batches have committed (whatever the one in flight had done is rolled back by
@@ -274,7 +271,6 @@ def test_a_file_that_stops_being_utf8_is_refused_after_the_batches_before_it(tmp
     assert 0 < imported < 1000 and imported % 100 == 0  # whole batches, those before the bad bytes
 
 
-@pytest.mark.postgres  # the trail is written by PostgreSQL triggers
 def test_imported_rows_are_in_the_audit_trail_with_the_import_as_actor(tmp_path, merchant):
     from django.apps import apps
 
@@ -294,7 +290,6 @@ def test_imported_rows_are_in_the_audit_trail_with_the_import_as_actor(tmp_path,
     assert renamed.pgh_context["merchant"] == merchant.merchant.public_id
 
 
-@pytest.mark.postgres
 def test_an_import_refreshes_the_planners_statistics(tmp_path, merchant):
     def analyzed() -> int:
         with connection.cursor() as cursor:

@@ -98,7 +98,6 @@ def test_inserts_during_a_walk_neither_skip_nor_repeat(api, merchant):
     assert seen == ids
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_walk_with_concurrent_writer_thread():
     """A real writer thread inserts while a reader walks: the walk is exactly the customers that existed."""

@@ -108,7 +108,6 @@ def test_a_request_that_fails_midway_leaves_no_trace_and_can_be_retried(api, mon
     assert Payout.objects.count() == 1
 
 
-@pytest.mark.postgres
 def test_a_request_that_misses_a_just_finished_twin_replays_it(api, monkeypatch):
     """The lookup's snapshot can predate the lock by a moment; a twin that finished in that moment is
     missed (simulated: the first lookup is blind). The work runs again, the key's unique index stops it,
@@ -131,7 +130,6 @@ def test_a_request_that_misses_a_just_finished_twin_replays_it(api, monkeypatch)
     assert Payout.objects.count() == 1 and IdempotencyKey.objects.count() == 1
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("endpoint", ["bank_account", "cancel"])
 def test_a_twin_seen_by_the_checks_is_replayed_not_refused(api, create_customer, monkeypatch, endpoint):
     """A twin with this key finished after this request's lookup (simulated: the lookup is blind), and
@@ -159,7 +157,6 @@ def test_a_twin_seen_by_the_checks_is_replayed_not_refused(api, create_customer,
     assert second.content == first.content
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_running_creation_holds_its_key(monkeypatch):
     """While the work runs, another connection cannot take the key's lock (so a twin gets 409)."""
@@ -215,7 +212,6 @@ def test_purge_keeps_a_day(api, merchant):
         call_command("purge_idempotency_keys", "--older-than-hours", "23")
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_request_while_the_first_is_running_gets_409():
     """Another connection holds the key's lock, as a request still running would."""
@@ -247,7 +243,6 @@ def test_a_request_while_the_first_is_running_gets_409():
     assert api.post("/payouts", PAYOUT, headers=key("busy")).status_code == 201  # once it is free
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("outcome", ["created", "rejected", "crashed", "lost_race"])
 def test_a_finished_request_leaves_its_key_unlocked(outcome, monkeypatch):
@@ -292,7 +287,6 @@ def test_a_finished_request_leaves_its_key_unlocked(outcome, monkeypatch):
     assert run_at_once(1, lock_is_free) == [True]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_n_threads_one_key_make_exactly_one_payout():
     """Eight threads send the same POST /payouts with one key at once: one payout; every answer is a 201

@@ -34,7 +34,6 @@ def terminate_other_connections() -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_running_worker_survives_its_connection_being_terminated(monkeypatch, caplog):
     api = ApiClient(make_merchant("Outage").test)
@@ -79,7 +78,6 @@ def test_a_running_worker_survives_its_connection_being_terminated(monkeypatch, 
     assert "database unavailable" in caplog.text and "retrying in" in caplog.text
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_whose_settling_an_outage_cut_short_is_settled_when_the_database_is_back(monkeypatch):
     """Not after --stale-after (5 minutes): the worker still holds the batch, asks the rail, records it."""

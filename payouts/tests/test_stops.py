@@ -172,7 +172,6 @@ def _waiting_on_a_lock() -> bool:
         return cursor.fetchone()[0] > 0
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_decision_waits_for_a_claim_in_progress_and_never_rewrites_what_the_worker_took(monkeypatch):
     """Real threads: the worker has locked the payout and not yet committed its claim; the analyst rejects

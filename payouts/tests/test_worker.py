@@ -216,7 +216,6 @@ def bulk_pending(merchant, count: int) -> None:
     )
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_draining_1000_payouts_settle_each_exactly_once():
     merchant = make_merchant("Drain")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from django.db import connection
 
 from conftest import make_merchant
 from customers.models import Customer
 from payouts.models import Payout
+from payoutsite.tests.databases import running_test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 ERROR_KEYS = {"type", "code", "message", "param", "errors"}
@@ -174,19 +174,12 @@ def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split(" ")[1]), headers, body
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return ""  # the SQLite test database is in memory: the server gets a file of its own (below)
-
-
 @pytest.fixture(scope="module")
 def server(django_db_setup, tmp_path_factory):
     """gunicorn with the project's gunicorn.conf.py, on the test database, one worker on a free port."""
     port = free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    url = database_url() or f"sqlite:///{log.parent / 'server.sqlite3'}"
+    url = running_test_database_url()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "payoutsite.test_settings",
@@ -295,7 +288,6 @@ def test_a_malformed_chunk_is_a_json_400(server):
     assert error["message"] == "The chunked request body is malformed."
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_chunked_post_is_read_by_the_real_server(server):
     keys = make_merchant("Chunked")

@@ -30,7 +30,6 @@ def kill_this_session() -> None:
         other.close()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("request_kind", ["post", "get"])
 def test_a_request_caught_by_a_restart_answers_503_and_a_retry_succeeds(request_kind):
@@ -56,7 +55,6 @@ def test_a_request_caught_by_a_restart_answers_503_and_a_retry_succeeds(request_
         assert Payout.objects.count() == 1
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_outage_outside_the_api_views_is_a_503_too(staff):
     """The back-office (here its session, loaded by a middleware) and anything else past DRF: handler500."""

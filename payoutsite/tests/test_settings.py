@@ -4,10 +4,11 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
+
+from payoutsite.tests.databases import running_test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "p" * 10 + "Kq8#vL2!xR9@mN4$wT7^zB1&cF5*hJ3(yG6)dS0-aE8+uI2=oP4"
@@ -24,24 +25,33 @@ PRODUCTION = {
 SETTINGS_VARIABLES = frozenset(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def subprocess_database(django_db_setup, django_db_blocker) -> None:
+    """The processes these tests start run on the test database (nothing committed there by these tests)."""
+    global SUBPROCESS_DATABASE_URL
+    with django_db_blocker.unblock():
+        SUBPROCESS_DATABASE_URL = running_test_database_url()
+
+
+SUBPROCESS_DATABASE_URL = ""
+
+
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     """manage.py in a fresh process, configured by `env` alone: none of the settings variables of the shell
-    that runs the tests, and a throwaway empty database. Without its own DATABASE_URL it would open the
-    work tree's db.sqlite3, whatever `make run` left there (e.g. account numbers under the development
-    keys, which the encryption check rightly refuses under any others); with the test run's, the database
-    the tests were created from rather than the test database."""
+    that runs the tests, and the test database (never the development one in .pgdata/, whatever a
+    developer's `make run` left there, e.g. account numbers under the development keys, which the
+    encryption check rightly refuses under any others)."""
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     clean["DJANGO_SETTINGS_MODULE"] = "payoutsite.settings"
-    with tempfile.TemporaryDirectory() as scratch:
-        clean["DATABASE_URL"] = f"sqlite:///{Path(scratch) / 'throwaway.sqlite3'}"
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env={**clean, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    clean["DATABASE_URL"] = SUBPROCESS_DATABASE_URL
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_debug_off_without_secret_key_refuses_to_start():
@@ -93,11 +103,21 @@ def test_env_example_lists_every_variable_the_settings_read():
     assert read <= listed, f"missing from .env.example: {sorted(read - listed)}"
 
 
-def test_subprocesses_ignore_the_work_trees_database_and_the_shells_settings():
-    """What `make run` leaves behind (db.sqlite3) or a shell exports must not decide these tests' outcome."""
+def test_subprocesses_ignore_the_development_database_and_the_shells_settings(settings):
+    """What `make run` leaves behind (.pgdata/) or a shell exports must not decide these tests' outcome."""
     show = "from django.conf import settings; print(settings.DATABASES['default']['NAME'], settings.CONN_MAX_AGE)"
     result = manage("shell", "-v", "0", "-c", show, DEBUG="true")
     assert result.returncode == 0, result.stderr
     name, conn_max_age = result.stdout.split()
-    assert name.endswith("throwaway.sqlite3") and not Path(name).is_relative_to(ROOT)
+    assert name == settings.DATABASES["default"]["NAME"]  # the test database
     assert conn_max_age == "60"  # the default, whatever CONN_MAX_AGE the shell had
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("", "DATABASE_URL must be set"), ("sqlite:///db.sqlite3", "DATABASE_URL must point at PostgreSQL")],
+)
+def test_production_needs_a_postgresql_database_url(url, message):
+    result = manage("check", **{**PRODUCTION, "DATABASE_URL": url})
+    assert result.returncode != 0
+    assert message in result.stderr
