@@ -7,7 +7,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.utils.html import format_html_join
 
 from audit.selectors import Change, Entry, actor_of, annotate_previous, changes_between, history, with_previous
-from payoutsite.admin import ReadOnlyAdmin
+from compliance.admin_bases import ReadOnlyAdmin
 
 HISTORY_MODELS = (
     ("merchants", "MerchantHistory"),

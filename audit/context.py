@@ -4,7 +4,7 @@ the staff user, or the management command. Nothing else needs to remember to wri
 writes (COPY, INSERT … SELECT, queryset updates) are captured like single ones.
 
 The actor travels with each write statement (pghistory prepends a `set_config` to it), so it also reaches
-the request's one-message write batches (payoutsite/db.py).
+the request's one-message write batches (core/db.py).
 """
 
 import functools
@@ -36,15 +36,3 @@ def command_actor(handle: Callable) -> Callable:
             return handle(command, *args, **options)
 
     return run
-
-
-# What pghistory puts in front of a write statement to carry the actor (see the module doc).
-_CONTEXT_PREFIX = "SELECT set_config('pghistory.context_id'"
-_CONTEXT_END = "true); "
-
-
-def without_actor(statement: str) -> str:
-    """The statement as written, without the actor pghistory prepended to it."""
-    if statement.startswith(_CONTEXT_PREFIX):
-        return statement.split(_CONTEXT_END, 1)[1]
-    return statement

@@ -100,9 +100,9 @@ def bench_sides(path: Path, merchant, batch_size: int) -> tuple[float, float]:
     from django.db import transaction
 
     from audit.context import actor
+    from core.scope import Scope
     from customers.importing import CheckedRow, RowChecker, read_rows
     from customers.services import customers_import_batch
-    from merchants.models import Scope
 
     scope, checker = Scope(merchant.pk, False), RowChecker()
     checking = writing = 0.0

@@ -46,11 +46,12 @@ def setup_django():
 
 def seed() -> dict:
     """Two merchants: one with LIST_SIZE customers to page through, one to insert into. Fresh keys each run."""
+    from core.scope import Scope
     from customers.accounts import parse_account_number
     from customers.models import Customer
     from customers.services import bank_account_add, customer_create
     from customers.tests.factories import make_cbu
-    from merchants.models import Merchant, Scope
+    from merchants.models import Merchant
     from merchants.services import api_key_issue
 
     lister = Merchant.objects.filter(name="bench-list").first() or Merchant.objects.create(name="bench-list")
@@ -96,8 +97,8 @@ def seed() -> dict:
 
 
 def seed_customers(merchant, size: int) -> None:
+    from core.ids import new_public_id
     from customers.models import Customer
-    from payoutsite.api.ids import new_public_id
 
     have = Customer.objects.filter(merchant=merchant, livemode=False).count()
     if have >= size:

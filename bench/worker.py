@@ -21,10 +21,10 @@ configure()
 
 
 def seed_pending(count: int) -> None:
+    from core import crypto
     from customers.tests.factories import make_cbu
     from merchants.models import Merchant
     from payouts.models import Payout
-    from payoutsite import crypto
 
     merchant = Merchant.objects.filter(name="bench-worker").first() or Merchant.objects.create(name="bench-worker")
     # A scratch database: payouts other benches left pending would be counted too.

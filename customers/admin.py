@@ -13,13 +13,13 @@ from django.utils import timezone
 
 from audit.admin import AuditHistoryMixin
 from audit.selectors import history
+from compliance.admin_bases import ReadOnlyAdmin, ReadOnlyInline
 from compliance.export import CsvExportMixin
 from compliance.services import REVEAL_PERMISSION, bank_account_reveal
+from core.errors import InvalidParameters
 from customers.accounts import bank_name
 from customers.models import BankAccount, Customer
 from customers.services import customer_verification_set
-from payoutsite.admin import ReadOnlyAdmin, ReadOnlyInline
-from payoutsite.api.errors import InvalidParameters
 
 
 class BankAccountInline(ReadOnlyInline):

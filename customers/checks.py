@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError
 
-from payoutsite import crypto
+from core import crypto
 
 
 @checks.register("encryption")

@@ -1,9 +1,9 @@
 from django import forms
 from django_filters import CharFilter, ChoiceFilter, FilterSet
 
+from core.filters import created_at_filters
 from customers.countries import COUNTRY_CODES
 from customers.models import BankAccount, Customer
-from payoutsite.api.filters import created_at_filters
 
 
 class EmailFilter(CharFilter):

@@ -21,10 +21,10 @@ import orjson
 from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
 
+from api.errors import field_errors
+from api.serializers import StrictInputSerializer, unexpected_params
 from customers.serializers import BankAccountCreateInput, CustomerCreateInput
 from customers.services import ImportedAccount, import_account_prepare
-from payoutsite.api.errors import field_errors
-from payoutsite.api.serializers import StrictInputSerializer, unexpected_params
 
 ACCOUNT_COLUMNS = ("accountNumber", "accountType", "holderName", "currency", "rail")
 CUSTOMER_COLUMNS = ("externalId", "type", "name", "email", "country")

@@ -3,9 +3,10 @@ from django.db import models
 from django.utils import timezone
 
 from audit.tracking import tracked
-from merchants.models import Merchant, Scope
-from payoutsite.api.ids import new_public_id
-from payoutsite.crypto import decrypt
+from core.crypto import decrypt
+from core.ids import new_public_id
+from core.scope import Scope
+from merchants.models import Merchant
 
 
 def new_customer_id() -> str:
@@ -124,7 +125,7 @@ class BankAccount(models.Model):
     rail = models.CharField(max_length=20, default="OTHER")
     account_type = models.CharField(max_length=10, choices=AccountType.choices)
     holder_name = models.CharField(max_length=100)
-    # The number: Fernet ciphertext (payoutsite.crypto), which key made it, HMAC fingerprint, last four.
+    # The number: Fernet ciphertext (core.crypto), which key made it, HMAC fingerprint, last four.
     # All "" for an account stored without a number (the API shows null).
     account_number_ciphertext = models.TextField(blank=True, default="", editable=False)
     account_number_key_id = models.CharField(max_length=16, blank=True, default="", editable=False)

@@ -3,13 +3,43 @@ from collections.abc import Callable
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
+from core.filters import parse_list_query
+from core.lookups import get_by_public_id
+from core.pagination import Page, keyset_page
+from core.scope import Scope
 from customers.filters import BankAccountFilter, CustomerFilter
 from customers.models import BankAccount, Customer
-from customers.serializers import BANK_ACCOUNT_FIELDS, CUSTOMER_FIELDS
-from merchants.models import Scope
-from payoutsite.api.filters import parse_list_query
-from payoutsite.api.lookups import get_by_public_id
-from payoutsite.api.pagination import Page, keyset_page
+
+# The columns the API shows: the selectors read exactly these (serializers render them).
+CUSTOMER_FIELDS = (
+    "public_id",
+    "type",
+    "name",
+    "email",
+    "country",
+    "external_id",
+    "default_bank_account_id",
+    "metadata",
+    "created_at",
+    "last_out",
+    "livemode",
+)
+
+BANK_ACCOUNT_FIELDS = (
+    "public_id",
+    "country",
+    "currency",
+    "rail",
+    "account_number_last4",
+    "account_type",
+    "holder_name",
+    "account_kind",
+    "entity_code",
+    "status",
+    "metadata",
+    "created_at",
+    "livemode",
+)
 
 
 def customers_in_scope(*, scope: Scope) -> QuerySet[Customer]:

@@ -7,12 +7,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from api.serializers import MetadataField, PublicIdField, StrictCharField, StrictInputSerializer
 from customers import validation
 from customers.accounts import bank_name, normalize_tax_id
 from customers.countries import COUNTRY_CODES
 from customers.models import BankAccount, Customer
+from customers.selectors import BANK_ACCOUNT_FIELDS, CUSTOMER_FIELDS
 from customers.validation import FieldInvalid
-from payoutsite.api.serializers import MetadataField, PublicIdField, StrictCharField, StrictInputSerializer
 
 CUSTOMER_READ_ONLY = ("customerId", "livemode", "createdAt", "last_out", "defaultBankAccountId")
 
@@ -129,21 +130,6 @@ class CustomerOutput(serializers.Serializer):
 class CustomerListOutput(serializers.Serializer):
     data = CustomerOutput(many=True)
     hasMore = serializers.BooleanField()
-
-
-CUSTOMER_FIELDS = (
-    "public_id",
-    "type",
-    "name",
-    "email",
-    "country",
-    "external_id",
-    "default_bank_account_id",
-    "metadata",
-    "created_at",
-    "last_out",
-    "livemode",
-)
 
 
 def iso_utc(value) -> str | None:
@@ -301,23 +287,6 @@ class BankAccountOutput(serializers.Serializer):
 class BankAccountListOutput(serializers.Serializer):
     data = BankAccountOutput(many=True)
     hasMore = serializers.BooleanField()
-
-
-BANK_ACCOUNT_FIELDS = (
-    "public_id",
-    "country",
-    "currency",
-    "rail",
-    "account_number_last4",
-    "account_type",
-    "holder_name",
-    "account_kind",
-    "entity_code",
-    "status",
-    "metadata",
-    "created_at",
-    "livemode",
-)
 
 
 def bank_account_representation(row: dict[str, Any], customer_public_id: str) -> dict[str, Any]:

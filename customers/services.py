@@ -8,15 +8,15 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from psycopg2 import sql as pgsql
 
+from core import crypto, db
+from core.errors import Conflict, InvalidParameters, ResourceMissing
+from core.ids import is_public_id, new_public_id
+from core.metadata import METADATA_MAX_KEYS
+from core.scope import Scope
 from customers import signals
 from customers.accounts import AccountNumber, tax_id_review_reason
 from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
-from merchants.models import Scope
-from payoutsite import crypto, db
-from payoutsite.api.errors import Conflict, InvalidParameters, ResourceMissing
-from payoutsite.api.ids import is_public_id, new_public_id
-from payoutsite.api.serializers import METADATA_MAX_KEYS
 
 UNSET: Any = object()
 
@@ -36,7 +36,7 @@ def customer_create(
     metadata: dict[str, str] | None = None,
 ) -> Customer:
     """A new customer. externalId is unique per merchant and mode: a taken one is a 409 naming its
-    customer (two creates racing for one are decided by the unique index: see payoutsite.db)."""
+    customer (two creates racing for one are decided by the unique index: see core.db)."""
     if external_id is not None:
         _refuse_taken_external_id(scope, external_id)
     customer = Customer(
@@ -49,7 +49,7 @@ def customer_create(
         external_id=external_id or "",
         metadata=metadata or {},
     )
-    db.insert(customer)  # in the API, with the request's other writes (payoutsite.db)
+    db.insert(customer)  # in the API, with the request's other writes (core.db)
     return customer
 
 
@@ -186,7 +186,7 @@ def bank_account_add(
 ) -> BankAccount:
     """Add an account to the scope's customer; its first account that can receive payouts becomes the default.
 
-    One read (the customer, and whether it has this number), then the writes, together (payoutsite.db).
+    One read (the customer, and whether it has this number), then the writes, together (core.db).
     Two adds of one number to one customer racing each other both pass the duplicate check, and the
     partial unique index on (customer, fingerprint) stops the second (the API then runs that request
     again, and it answers 409). The default is set only where it is still empty, so of two first

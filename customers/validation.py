@@ -3,7 +3,7 @@
 The API's serializer fields (customers/serializers.py) run them, and so does the importer, through those
 same fields (customers/importing.py) without the serializer around them: one rule, one place. A failed
 check raises FieldInvalid with DRF's error codes and messages (the error body maps the codes,
-payoutsite.api.errors.FIELD_CODES), all of a field's errors at once, in DRF's order.
+api.errors.FIELD_CODES), all of a field's errors at once, in DRF's order.
 """
 
 import re

@@ -2,6 +2,20 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from api.authentication import request_scope
+from api.schema import (
+    READ,
+    READ_ONE,
+    WRITE,
+    WRITE_ONE,
+    WRITE_ONE_CONFLICT,
+    created_at_parameters,
+    error_responses,
+    id_parameter,
+    idempotency_key_parameter,
+    page_parameters,
+)
+from api.views import ApiViewSet, idempotent
 from customers import selectors, services
 from customers.countries import COUNTRY_CODES
 from customers.models import BankAccount, Customer
@@ -19,20 +33,6 @@ from customers.serializers import (
     customer_representation,
     customer_to_dict,
 )
-from payoutsite.api.authentication import request_scope
-from payoutsite.api.schema import (
-    READ,
-    READ_ONE,
-    WRITE,
-    WRITE_ONE,
-    WRITE_ONE_CONFLICT,
-    created_at_parameters,
-    error_responses,
-    id_parameter,
-    idempotency_key_parameter,
-    page_parameters,
-)
-from payoutsite.api.views import ApiViewSet, idempotent
 
 CUSTOMER_ID = id_parameter("customerId", "cust")
 BANK_ACCOUNT_ID = id_parameter("bankAccountId", "ba")

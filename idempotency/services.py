@@ -10,7 +10,7 @@ Per (merchant, mode, key):
    mid-request leaves nothing behind to clean up.
 
 Two ways to run it. Work that writes only through its write batch (creating customers, bank accounts,
-payouts: payoutsite.db) runs without an explicit transaction: the lock is the session's, and the batch
+payouts: core.db) runs without an explicit transaction: the lock is the session's, and the batch
 ends with the key's row and the unlock, all in the batch's one transaction; an error releases the lock
 on the way out. Other work (cancel, which locks the payout row) runs in a transaction, under a
 transaction-scoped lock.
@@ -18,7 +18,7 @@ transaction-scoped lock.
 The unique index on (merchant, mode, key) is the guard behind the lock. A request with the same key can
 finish a moment before this one's lock is granted yet after its read (the read's snapshot predates the
 lock; and a batch's unlock runs just before its commit). Then this one does the work again, and either
-fails to store its key (its writes roll back, and it runs again: payoutsite.db.retry_on_lost_race) or
+fails to store its key (its writes roll back, and it runs again: core.db.retry_on_lost_race) or
 stops on a check that sees the twin's work (409 account exists, payout not cancelable); either way it
 then finds the twin's stored response and replays it.
 """
@@ -35,30 +35,16 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.response import Response
 
+from api.renderers import FastJSONRenderer
+from core import db
+from core.errors import DomainError
+from core.scope import Scope
+from idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyInvalid, IdempotencyMismatch
 from idempotency.models import IdempotencyKey
-from merchants.models import Scope
-from payoutsite import db
-from payoutsite.api.errors import ApiError, Conflict
-from payoutsite.api.renderers import FastJSONRenderer
 
 KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
 REPLAYED_HEADER = "Idempotent-Replayed"
 MINIMUM_RETENTION = timedelta(hours=24)
-
-
-class IdempotencyKeyInvalid(ApiError):
-    code = "idempotency_key_invalid"
-
-
-class IdempotencyMismatch(ApiError):
-    status = 422
-    type = "idempotency_error"
-    code = "idempotency_error"
-
-
-class IdempotencyKeyInUse(Conflict):
-    type = "idempotency_error"
-    code = "idempotency_key_in_use"
 
 
 def parse_key(raw: str) -> str:
@@ -93,7 +79,7 @@ def run_idempotently(
     run = _run_batched if batched else _run_in_transaction
     try:
         return db.retry_on_lost_race(lambda: run(scope, key, request, work))
-    except ApiError:
+    except DomainError:
         # A twin with this key may have finished while this one ran, and this one's checks saw the twin's
         # work (an account already there, a payout already canceled, a key no longer busy): answer as a
         # retry after it would, with its stored response.

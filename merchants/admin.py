@@ -4,9 +4,9 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from audit.admin import AuditHistoryMixin
+from compliance.admin_bases import ReadOnlyInline
 from merchants.models import ApiKey, Merchant
 from merchants.services import api_key_revoke, api_key_roll
-from payoutsite.admin import ReadOnlyInline
 
 ROLL_GRACE = timedelta(hours=24)
 

@@ -1,10 +1,9 @@
-from dataclasses import dataclass
-
 from django.db import models
 from django.utils import timezone
 
 from audit.tracking import tracked
-from payoutsite.api.ids import new_public_id
+from core.ids import new_public_id
+from core.scope import Scope
 
 
 def new_merchant_id() -> str:
@@ -13,14 +12,6 @@ def new_merchant_id() -> str:
 
 def new_api_key_id() -> str:
     return new_public_id("key")
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What an API key may see: one merchant, in one mode. Every selector and service takes one."""
-
-    merchant_id: int
-    livemode: bool
 
 
 @tracked("MerchantHistory")

@@ -2,8 +2,8 @@ import re
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from rest_framework.exceptions import AuthenticationFailed
 
+from core.errors import NotAuthenticated
 from merchants.models import ApiKey, Merchant
 from merchants.services import hash_secret
 
@@ -11,16 +11,16 @@ SECRET_KEY_RE = re.compile(r"sk_(test|live)_[A-Za-z0-9]{32,128}")
 
 
 def api_key_authenticate(*, secret: str) -> ApiKey:
-    """The active key for this secret, or AuthenticationFailed with a stable code."""
+    """The active key for this secret, or NotAuthenticated with a stable code."""
     if not SECRET_KEY_RE.fullmatch(secret):
-        raise AuthenticationFailed("Malformed API key: expected sk_test_… or sk_live_….", code="api_key_invalid")
+        raise NotAuthenticated("Malformed API key: expected sk_test_… or sk_live_….", code="api_key_invalid")
     api_key = _api_key_by_hash(hash_secret(secret))
     if api_key is None:
-        raise AuthenticationFailed("Invalid API key.", code="api_key_invalid")
+        raise NotAuthenticated("Invalid API key.", code="api_key_invalid")
     if api_key.revoked_at is not None:
-        raise AuthenticationFailed("This API key has been revoked.", code="api_key_revoked")
+        raise NotAuthenticated("This API key has been revoked.", code="api_key_revoked")
     if api_key.expires_at is not None and api_key.expires_at <= timezone.now():
-        raise AuthenticationFailed("This API key has expired.", code="api_key_expired")
+        raise NotAuthenticated("This API key has expired.", code="api_key_expired")
     return api_key
 
 

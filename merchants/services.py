@@ -6,8 +6,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.ids import random_string
 from merchants.models import ApiKey, Merchant
-from payoutsite.api.ids import random_string
 
 KEY_RANDOM_LENGTH = 40
 DISPLAY_PREFIX_RANDOM_CHARS = 4

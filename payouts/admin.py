@@ -3,9 +3,9 @@ from decimal import Decimal
 from django.contrib import admin
 
 from audit.admin import AuditHistoryMixin
+from compliance.admin_bases import ReadOnlyAdmin, ReadOnlyInline
 from compliance.export import CsvExportMixin
 from payouts.models import Payout, PayoutEvent
-from payoutsite.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
 class PayoutEventInline(ReadOnlyInline):

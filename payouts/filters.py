@@ -1,7 +1,7 @@
 from django_filters import ChoiceFilter, FilterSet
 
+from core.filters import PublicIdFilter, created_at_filters
 from payouts.models import Payout
-from payoutsite.api.filters import PublicIdFilter, created_at_filters
 
 
 class PayoutFilter(FilterSet):

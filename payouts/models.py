@@ -4,9 +4,9 @@ from django.db import models
 from django.utils import timezone
 
 from audit.tracking import tracked
+from core.ids import new_public_id
 from customers.models import BankAccount, Customer, now_to_the_second
 from merchants.models import Merchant
-from payoutsite.api.ids import new_public_id
 
 AMOUNT_DIGITS = 14  # up to 999,999,999,999.99
 AMOUNT_PLACES = 2

@@ -1,13 +1,29 @@
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
-from merchants.models import Scope
+from core.filters import parse_list_query
+from core.lookups import get_by_public_id
+from core.pagination import Page, keyset_page
+from core.scope import Scope
 from payouts.filters import PayoutFilter
 from payouts.models import Payout
-from payouts.serializers import PAYOUT_FIELDS
-from payoutsite.api.filters import parse_list_query
-from payoutsite.api.lookups import get_by_public_id
-from payoutsite.api.pagination import Page, keyset_page
+
+# The columns the API shows: the selectors read exactly these (serializers render them).
+PAYOUT_FIELDS = (
+    "public_id",
+    "amount",
+    "currency",
+    "status",
+    "customer_id",
+    "bank_account_id",
+    "destination_last4",
+    "description",
+    "metadata",
+    "failure_code",
+    "failure_message",
+    "created_at",
+    "livemode",
+)
 
 
 def payouts_in_scope(*, scope: Scope) -> QuerySet[Payout]:

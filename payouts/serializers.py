@@ -8,10 +8,11 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.schema import SCHEMA_EXTRAS
+from api.serializers import MetadataField, PublicIdField, StrictCharField, StrictInputSerializer
 from customers.serializers import AccountNumberField, SupportedValueField, iso_utc
 from payouts.models import Payout
-from payoutsite.api.schema import SCHEMA_EXTRAS
-from payoutsite.api.serializers import MetadataField, PublicIdField, StrictCharField, StrictInputSerializer
+from payouts.selectors import PAYOUT_FIELDS
 
 AMOUNT_PATTERN = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?")
 
@@ -99,23 +100,6 @@ class PayoutOutput(serializers.Serializer):
 class PayoutListOutput(serializers.Serializer):
     data = PayoutOutput(many=True)
     hasMore = serializers.BooleanField()
-
-
-PAYOUT_FIELDS = (
-    "public_id",
-    "amount",
-    "currency",
-    "status",
-    "customer_id",
-    "bank_account_id",
-    "destination_last4",
-    "description",
-    "metadata",
-    "failure_code",
-    "failure_message",
-    "created_at",
-    "livemode",
-)
 
 
 def payout_representation(row: dict[str, Any]) -> dict[str, Any]:

@@ -14,16 +14,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import crypto, db
+from core.errors import Conflict, InvalidParameters, NotPermitted
+from core.ids import is_public_id
+from core.scope import Scope
 from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
-from merchants.models import Scope
 from payouts import stops
 from payouts.models import Payout, PayoutEvent
 from payouts.rails import Outcome
-from payoutsite import crypto, db
-from payoutsite.api.errors import ApiError, Conflict, InvalidParameters
-from payoutsite.api.ids import is_public_id
 
 Status = Payout.Status
 
@@ -41,8 +41,7 @@ class PayoutNotCancelable(Conflict):
     code = "payout_not_cancelable"
 
 
-class LivePayoutsDisabled(ApiError):
-    status = 403
+class LivePayoutsDisabled(NotPermitted):
     code = "live_payouts_disabled"
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from core.scope import Scope
 from customers.models import Customer
-from merchants.models import Scope
 
 
 @dataclass(frozen=True)

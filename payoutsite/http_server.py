@@ -6,7 +6,7 @@ transfer coding, an `Expect` other than `100-continue`, a forbidden proxy reques
 through `Worker.handle_error`, which classifies the exception into a status and then writes the response
 with `gunicorn.util.write_error(sock, status_int, reason, mesg)` -- an HTML page. `install()`, called from
 `gunicorn.conf.py`, replaces that one function with `write_error` below, which writes the same status line
-with the JSON body of `payoutsite.api.errors.error_body`.
+with the JSON body of `api.errors.error_body`.
 
 Why replace `util.write_error` rather than subclass a worker:
 - `handle_error` looks the function up on the module at call time (`util.write_error(...)`), so one
@@ -26,8 +26,8 @@ import json
 import logging
 from http import HTTPStatus
 
-from payoutsite.api.errors import API_ERROR, INVALID_REQUEST, error_body
-from payoutsite.api.ids import new_public_id
+from api.errors import API_ERROR, INVALID_REQUEST, error_body
+from core.ids import new_public_id
 
 logger = logging.getLogger("payoutsite.access")
 

@@ -43,7 +43,7 @@ if not SECRET_KEY:
 elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
     raise ImproperlyConfigured("SECRET_KEY is too weak: use at least 50 random characters.")
 
-# Account numbers are encrypted with these (see payoutsite/crypto.py), independent of SECRET_KEY.
+# Account numbers are encrypted with these (see core/crypto.py), independent of SECRET_KEY.
 # The development defaults below are public: they exist only so `make run` needs nothing configured.
 DEV_FIELD_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE="
 DEV_FINGERPRINT_KEY = "development-only-fingerprint-key-do-not-use"
@@ -105,8 +105,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "payoutsite.api.middleware.RequestIdMiddleware",
-    "payoutsite.api.chunked.ChunkedBodyMiddleware",  # a chunked body is read (or refused), never taken as empty
+    "api.middleware.RequestIdMiddleware",
+    "api.chunked.ChunkedBodyMiddleware",  # a chunked body is read (or refused), never taken as empty
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and /docs assets, straight from gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -191,12 +191,12 @@ API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(64 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["payoutsite.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["payoutsite.api.authentication.HasApiKey"],
-    "DEFAULT_PARSER_CLASSES": ["payoutsite.api.parsers.BoundedJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["payoutsite.api.renderers.FastJSONRenderer"],
-    "EXCEPTION_HANDLER": "payoutsite.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "payoutsite.api.schema.ApiAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["api.renderers.FastJSONRenderer"],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_VERSIONING_CLASS": None,
@@ -215,7 +215,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "",
     "ENUM_NAME_OVERRIDES": {
         "CustomerTypeEnum": "customers.models.Customer.Type",
-        "ErrorTypeEnum": "payoutsite.api.serializers.ERROR_TYPES",
+        "ErrorTypeEnum": "api.serializers.ERROR_TYPES",
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -223,7 +223,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "payoutsite.api.schema.postprocess_strict_requests",
+        "api.schema.postprocess_strict_requests",
     ],
 }
 

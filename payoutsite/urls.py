@@ -6,7 +6,7 @@ from django.urls import Resolver404, include, path, register_converter, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from payoutsite.api.errors import json_not_found
+from api.errors import json_not_found
 
 admin.site.site_header = "Payouts compliance"
 admin.site.site_title = "Payouts compliance"
@@ -56,6 +56,6 @@ urlpatterns = [
     path("<unrouted:path>", unrouted, name=UNROUTED),  # last: only what nothing above takes
 ]
 
-handler400 = "payoutsite.api.errors.json_bad_request"
-handler404 = "payoutsite.api.errors.json_not_found"
-handler500 = "payoutsite.api.errors.json_server_error"
+handler400 = "api.errors.json_bad_request"
+handler404 = "api.errors.json_not_found"
+handler500 = "api.errors.json_server_error"

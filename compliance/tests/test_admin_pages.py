@@ -196,7 +196,7 @@ def test_customers_filter_by_accounts_needing_review(api, create_customer):
 
 @pytest.mark.parametrize("url", [*CHANGELISTS, "/admin/customers/customerhistory/"])
 def test_large_changelists_show_an_estimate_instead_of_counting_every_row(api, create_customer, url, monkeypatch):
-    from payoutsite.admin import EstimatedCountPaginator
+    from compliance.admin_bases import EstimatedCountPaginator
 
     add_paid_customers(api, create_customer, 3, 0)
     analyst = staff_client("ana", ANALYST)

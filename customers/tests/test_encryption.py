@@ -7,12 +7,12 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
+from core import crypto
 from customers.accounts import parse_account_number
 from customers.checks import check_account_number_keys
 from customers.models import BankAccount
 from customers.services import bank_account_add, bank_account_numbers_rotate_batch, customer_create
 from customers.tests.factories import make_cbu
-from payoutsite import crypto
 
 OLD, NEW, STRANGER = (Fernet.generate_key().decode() for _ in range(3))
 

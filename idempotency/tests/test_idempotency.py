@@ -293,7 +293,7 @@ def test_n_threads_one_key_make_exactly_one_payout():
     (the first, or a replay of it) or a 409 while it runs; every 201 names the same payout.
 
     The guards: the key's lock (409 while the first runs), and behind it the key's unique index with the
-    lost-race retry (payoutsite.db). Checked by hand: without the lock and the retry, this test fails
+    lost-race retry (core.db). Checked by hand: without the lock and the retry, this test fails
     (the unique index turns the losers into 500s); without the lock alone it passes, by design, and
     test_a_request_while_the_first_is_running_gets_409 fails instead."""
     merchant = make_merchant("Threads")

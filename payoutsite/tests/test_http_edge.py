@@ -19,7 +19,7 @@ import pytest
 from conftest import make_merchant
 from customers.models import Customer
 from payouts.models import Payout
-from payoutsite.tests.databases import running_test_database_url
+from testsupport.databases import running_test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 ERROR_KEYS = {"type", "code", "message", "param", "errors"}

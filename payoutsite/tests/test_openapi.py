@@ -79,7 +79,7 @@ def test_every_post_documents_the_idempotency_key(openapi):
 
 
 def extra_error_keys_in_the_code() -> set[str]:
-    """Every key an error adds to the error object: ApiError(..., extra={"key": ...}) anywhere in the code."""
+    """Every key an error adds to the error object: DomainError(..., extra={"key": ...}) anywhere in the code."""
     import re
     from pathlib import Path
 

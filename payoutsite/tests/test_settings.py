@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from payoutsite.tests.databases import running_test_database_url
+from testsupport.databases import running_test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "p" * 10 + "Kq8#vL2!xR9@mN4$wT7^zB1&cF5*hJ3(yG6)dS0-aE8+uI2=oP4"

@@ -25,11 +25,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit.context import actor
+from core import db
+from core.scope import Scope
 from customers.importing import CheckedRow, FileFormatError, Row, RowChecker, RowError, read_rows
 from customers.services import customers_import_batch, customers_tables_analyze
-from merchants.models import Scope
 from merchants.selectors import merchant_get
-from payoutsite import db
 
 PROGRESS_EVERY_SECONDS = 5.0
 ANALYZE_FIRST_AFTER = 1000  # rows created

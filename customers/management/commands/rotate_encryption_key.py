@@ -10,9 +10,9 @@ key can be removed from FIELD_ENCRYPTION_KEYS.
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.context import command_actor
+from core import crypto
 from customers.models import BankAccount
 from customers.services import bank_account_numbers_rotate_batch
-from payoutsite import crypto
 
 
 class Command(BaseCommand):

@@ -30,8 +30,6 @@ from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import sql
 
-from audit.context import without_actor
-
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE for unique_violation
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
 
@@ -116,6 +114,18 @@ def update(queryset: models.QuerySet, **values) -> None:
         return
     if statement:
         _run(statement, tuple(params))
+
+
+# What the audit trail (django-pghistory) puts in front of a write statement to carry its actor.
+_ACTOR_PREFIX = "SELECT set_config('pghistory.context_id'"
+_ACTOR_END = "true); "
+
+
+def without_actor(statement: str) -> str:
+    """The statement as written, without the actor pghistory prepended to it."""
+    if statement.startswith(_ACTOR_PREFIX):
+        return statement.split(_ACTOR_END, 1)[1]
+    return statement
 
 
 class WriteOutsideBatch(RuntimeError):

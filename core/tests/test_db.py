@@ -1,4 +1,4 @@
-"""payoutsite.db: write batches and the lost-race retry."""
+"""core.db: write batches and the lost-race retry."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -6,8 +6,8 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
 from conftest import make_merchant
+from core import db
 from customers.models import Customer
-from payoutsite import db
 
 
 def new_customer(merchant, **fields) -> Customer:

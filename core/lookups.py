@@ -2,8 +2,8 @@
 
 from django.db.models import Model, QuerySet
 
-from payoutsite.api.errors import ResourceMissing
-from payoutsite.api.ids import is_public_id
+from core.errors import ResourceMissing
+from core.ids import is_public_id
 
 
 def get_by_public_id(queryset: QuerySet, public_id: str, *, prefix: str, noun: str, param: str) -> Model:

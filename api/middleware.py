@@ -3,7 +3,7 @@
 import logging
 import time
 
-from payoutsite.api.ids import new_public_id
+from core.ids import new_public_id
 
 logger = logging.getLogger("payoutsite.access")
 

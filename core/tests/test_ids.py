@@ -1,12 +1,12 @@
 from collections import Counter
 
-from payoutsite.api.ids import ALPHABET, is_public_id, new_public_id, random_string
+from core.ids import ALPHABET, is_public_id, new_public_id, random_string
 
 
 def test_public_id_shape():
     value = new_public_id("cust")
     assert is_public_id(value, "cust") and not is_public_id(value, "ba")
-    assert not is_public_id(value + "x", "cust") and not is_public_id(value[:-1] + "\\x00", "cust")
+    assert not is_public_id(value + "x", "cust") and not is_public_id(value[:-1] + "\x00", "cust")
     assert not is_public_id(None, "cust") and not is_public_id(5, "cust")
 
 

@@ -6,7 +6,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
 from audit.context import set_actor
-from merchants.models import Scope
+from core.errors import NotAuthenticated
+from core.scope import Scope
 from merchants.selectors import api_key_authenticate
 from merchants.services import api_key_mark_used
 
@@ -19,7 +20,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise AuthenticationFailed("Send the key as 'Authorization: Bearer sk_test_…'.", code="api_key_invalid")
-        key = api_key_authenticate(secret=secret.strip())
+        try:
+            key = api_key_authenticate(secret=secret.strip())
+        except NotAuthenticated as error:  # DRF's own 401 path: WWW-Authenticate, no user
+            raise AuthenticationFailed(error.message, code=error.code) from None
         set_actor(f"api_key:{key.prefix}", api_key=key.public_id)
         api_key_mark_used(api_key=key)
         return (None, key)

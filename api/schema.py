@@ -4,13 +4,9 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-from payoutsite.api.pagination import MAX_LIMIT
-from payoutsite.api.serializers import (
-    METADATA_MAX_KEY_LENGTH,
-    METADATA_MAX_KEYS,
-    METADATA_MAX_VALUE_LENGTH,
-    ErrorSerializer,
-)
+from api.serializers import ErrorSerializer
+from core.metadata import METADATA_MAX_KEY_LENGTH, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LENGTH
+from core.pagination import MAX_LIMIT
 
 ERROR_DESCRIPTIONS = {
     422: "The Idempotency-Key was already used for a different request (idempotency_error).",
@@ -100,7 +96,7 @@ SCHEMA_EXTRAS: dict[str, dict] = {}
 
 
 def error_extra_properties() -> dict[str, dict]:
-    """The keys some errors add to the error object (ApiError(extra=...)), each on one 409 only: optional."""
+    """The keys some errors add to the error object (DomainError(extra=...)), each on one 409 only: optional."""
     from payouts.models import Payout
 
     def public_id(prefix: str, description: str) -> dict:
@@ -135,7 +131,7 @@ def postprocess_strict_requests(result, generator, request, public):
 
 
 class MetadataFieldExtension(OpenApiSerializerFieldExtension):
-    target_class = "payoutsite.api.serializers.MetadataField"
+    target_class = "api.serializers.MetadataField"
     match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction):
@@ -162,7 +158,7 @@ class ApiAutoSchema(AutoSchema):
 
 
 class PublicIdFieldExtension(OpenApiSerializerFieldExtension):
-    target_class = "payoutsite.api.serializers.PublicIdField"
+    target_class = "api.serializers.PublicIdField"
 
     def map_serializer_field(self, auto_schema, direction):
         return {"type": "string", "pattern": f"^{self.target.prefix}_[A-Za-z0-9]{{24}}$"}

@@ -5,9 +5,9 @@ from functools import wraps
 from django.db import transaction
 from rest_framework import viewsets
 
+from api.authentication import request_scope
+from core import db
 from idempotency.services import parse_key, request_fingerprint, run_idempotently
-from payoutsite import db
-from payoutsite.api.authentication import request_scope
 
 
 class ApiViewSet(viewsets.ViewSet):
@@ -28,7 +28,7 @@ class ApiViewSet(viewsets.ViewSet):
 def idempotent(action=None, *, batched: bool = False):
     """For POST actions: honour an Idempotency-Key header (idempotency.services). batched=True for
     actions that write only through their write batch: they run without an explicit transaction (no
-    BEGIN/COMMIT round trips), their writes one transaction by themselves (payoutsite.db); the others
+    BEGIN/COMMIT round trips), their writes one transaction by themselves (core.db); the others
     run in a transaction. Either way a request that loses a race to a unique index runs once more."""
     if action is None:
         return lambda action: idempotent(action, batched=batched)

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.db.models import Expression, QuerySet
 
-from payoutsite.api.errors import InvalidParameters
-from payoutsite.api.ids import is_public_id
+from core.errors import InvalidParameters
+from core.ids import is_public_id
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

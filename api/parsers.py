@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from payoutsite.api.errors import ApiError, RequestTooLarge
+from api.errors import ApiError, RequestTooLarge
 
 
 class DuplicateJsonKey(ApiError):

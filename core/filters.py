@@ -7,9 +7,9 @@ from django.db.models import QuerySet
 from django_filters import CharFilter, FilterSet, IsoDateTimeFilter
 from django_filters.fields import IsoDateTimeField
 
-from payoutsite.api.errors import FIELD_CODES, InvalidParameters
-from payoutsite.api.ids import public_id_pattern
-from payoutsite.api.pagination import PAGE_PARAMS, PageRequest, parse_page_request
+from core.errors import FIELD_CODES, InvalidParameters
+from core.ids import public_id_pattern
+from core.pagination import PAGE_PARAMS, PageRequest, parse_page_request
 
 RANGE_LOOKUPS = ("gt", "gte", "lt", "lte")
 

@@ -15,70 +15,45 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from core.errors import FIELD_CODES, Conflict, DomainError, Mismatch, NotPermitted, ResourceMissing
+from idempotency.errors import IdempotencyError
+
 logger = logging.getLogger(__name__)
 
 INVALID_REQUEST = "invalid_request_error"
 AUTHENTICATION = "authentication_error"
 API_ERROR = "api_error"
 
-# DRF's built-in validation codes mapped to our stable, documented ones.
-FIELD_CODES = {
-    "required": "parameter_missing",
-    "blank": "parameter_blank",
-    "null": "parameter_null",
-    "max_length": "parameter_too_long",
-    "min_length": "parameter_too_short",
-    "invalid_choice": "parameter_invalid_choice",
-    "invalid": "parameter_invalid",
-    "null_characters_not_allowed": "parameter_invalid_characters",
-    "surrogate_characters_not_allowed": "parameter_invalid_characters",
-    "not_a_dict": "parameter_invalid",
-    "invalid_type": "parameter_invalid_type",
-}
 
-
-class ApiError(Exception):
-    """Base of every domain error: a stable code, an HTTP status, a message for humans."""
+class ApiError(DomainError):
+    """An error of the HTTP layer itself (a body too large, ambiguous JSON): its status is its own."""
 
     status = 400
     type = INVALID_REQUEST
-    code = "invalid_request"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        param: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
-        status: int | None = None,
-        extra: dict[str, Any] | None = None,
-    ):
-        super().__init__(message)
-        self.message = message
-        self.code = code or self.code
-        self.param = param
-        self.errors = errors or []
-        self.status = status or self.status
-        self.extra = extra or {}  # documented extra keys of the error object, e.g. bankAccountId on a 409
 
 
-class InvalidParameters(ApiError):
-    code = "parameter_invalid"
+# The one map from domain errors to HTTP: each kind's status (the nearest class in the error's MRO wins),
+# and the error types other than invalid_request_error.
+STATUSES: dict[type[DomainError], int] = {
+    ResourceMissing: 404,
+    Conflict: 409,
+    NotPermitted: 403,
+    Mismatch: 422,
+    DomainError: 400,
+}
+ERROR_TYPES: dict[type[DomainError], str] = {IdempotencyError: "idempotency_error"}
 
-    @classmethod
-    def single(cls, param: str | None, code: str, message: str) -> "InvalidParameters":
-        return cls(message, param=param, errors=[{"param": param, "code": code, "message": message}])
+
+def _nearest[T](table: dict[type[DomainError], T], error: DomainError, default: T) -> T:
+    return next((table[cls] for cls in type(error).__mro__ if cls in table), default)
 
 
-class ResourceMissing(ApiError):
-    status = 404
-    code = "resource_missing"
+def status_of(error: DomainError) -> int:
+    return error.status if isinstance(error, ApiError) else _nearest(STATUSES, error, 400)
 
 
-class Conflict(ApiError):
-    status = 409
-    code = "conflict"
+def type_of(error: DomainError) -> str:
+    return error.type if isinstance(error, ApiError) else _nearest(ERROR_TYPES, error, INVALID_REQUEST)
 
 
 class RequestTooLarge(ApiError):
@@ -173,10 +148,10 @@ def _render(exc: Exception) -> Response:
         response = Response(service_unavailable_body(), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    if isinstance(exc, ApiError):
-        body = error_body(type=exc.type, code=exc.code, message=exc.message, param=exc.param, errors=exc.errors)
+    if isinstance(exc, DomainError):
+        body = error_body(type=type_of(exc), code=exc.code, message=exc.message, param=exc.param, errors=exc.errors)
         body["error"].update(exc.extra)
-        return Response(body, status=exc.status)
+        return Response(body, status=status_of(exc))
     if isinstance(exc, drf.ValidationError):
         return _validation_response(field_errors(exc.detail))
     if isinstance(exc, DjangoValidationError):

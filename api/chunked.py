@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
-from payoutsite.api.errors import API_ERROR, INVALID_REQUEST, error_body
+from api.errors import API_ERROR, INVALID_REQUEST, error_body
 
 try:  # what gunicorn raises for a malformed chunk (bad size line, missing CRLF, ...)
     from gunicorn.http.errors import ParseException as _ServerParseError
