@@ -1,0 +1,219 @@
+"""The API against two baselines in one run: the project's own bare views, and a framework-minimal Django.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/payouts_bench .venv/bin/python -m bench.minimal_run \
+        --duration 5 --rounds 3
+
+Two gunicorn servers (2 sync workers each, started the same way), loaded by wrk over loopback, rounds
+interleaved (A B C A B C …, the order rotating each round):
+
+- the project (payoutsite.wsgi with bench.minimal_run_settings: production settings and middleware, the
+  API, and bench/ bare views that insert one row or answer one page in the project's own tables, with their
+  audit triggers and indexes), read with the project's gunicorn.conf.py as in production;
+- bench/minimal/: `startproject`'s defaults (Django's default middleware), two tables with the same columns
+  as customers_customer and payouts_payout but a primary key only and no triggers, in a database of its own
+  (<DATABASE_URL's name>_minimal, created and seeded here) on the same PostgreSQL, gunicorn's defaults.
+
+Reported per endpoint: req/s, p50/p99 (median over rounds), and the API's req/s as a ratio to each baseline
+(median, and the range over the rounds: round i of one against round i of the other). Both servers' stdout
+(the project's access log) goes to /dev/null. Reuses bench/run.py's seed and wrk helpers. Writes
+bench/results/minimal.json.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from bench import run as base  # sets the bench's environment (bench/env.py)
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.minimal_run_settings"
+
+ROOT = base.ROOT
+MINIMAL_KEY = "sk_test_minimal_" + "m" * 32
+PAYOUT_BODY = '{"amount": "5000.00", "currency": "ARS", "customerId": "%s"}'
+
+# POST a payout to one of CUSTOMERS (each with a default account), no Idempotency-Key.
+PAYOUT_NO_KEY_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local customer = CUSTOMERS[counter % #CUSTOMERS + 1]
+  local body = '{"amount": "5000.00", "currency": "ARS", "customerId": "' .. customer .. '"}'
+  local headers = {["Content-Type"] = "application/json"}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  return wrk.format("POST", PATH, headers, body)
+end
+"""
+
+
+def payout_no_key_script(path: str, customer_ids: list[str]) -> str:
+    customers = ", ".join(f'"{cid}"' for cid in customer_ids)
+    return f"CUSTOMERS = {{{customers}}}\nPATH = {json.dumps(path)}\n" + PAYOUT_NO_KEY_LUA
+
+
+def minimal_database_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_minimal"))
+
+
+def prepare_minimal(env: dict, rows: int) -> None:
+    subprocess.run([sys.executable, "-m", "bench.minimal.prepare", "--rows", str(rows)], cwd=ROOT, env=env, check=True)
+
+
+def start_server(app: str, port: int, workers: int, env: dict, config: str | None = None) -> subprocess.Popen:
+    """gunicorn as bench/run.py starts it; config None reads ./gunicorn.conf.py (the project's)."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    command = [str(gunicorn), app, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+    if config:
+        command += ["-c", config]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    sys.exit(f"gunicorn {app} did not start")
+
+
+# endpoint label, API scenario, project bare scenario, minimal scenario, target vs minimal
+ENDPOINTS = [
+    ("POST /customers", "api_post", "bare_insert", "min_insert", 0.60),
+    ("GET /customers?limit=50", "api_page_first", "bare_page_first", "min_page_first", 0.65),
+    ("GET /customers depth 190,000", "api_page_deep", "bare_page_deep", "min_page_first", None),
+    ("POST /payouts, no Idempotency-Key", "api_payout", "bare_payout", "min_payout", 0.45),
+    ("POST /payouts, no key (vs bare customer insert)", "api_payout", "bare_insert", "min_payout", None),
+    ("POST /payouts with Idempotency-Key", "api_payout_key", "bare_insert", "min_payout", None),
+    ("project bare customer insert", "bare_insert", None, "min_insert", None),
+    ("project bare page", "bare_page_first", None, "min_page_first", None),
+    ("project bare payout insert", "bare_payout", None, "min_payout", None),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario (default 3)")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server (default 2)")
+    parser.add_argument("--only", default="", help="comma-separated scenario names to run (default: all)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench needs wrk: apt-get install wrk")
+
+    minimal_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.minimal.settings",
+        "MINIMAL_DATABASE_URL": minimal_database_url(os.environ["DATABASE_URL"]),
+        "MINIMAL_API_KEY": MINIMAL_KEY,
+    }
+    prepare_minimal(minimal_env, base.LIST_SIZE)
+    base.setup_django()
+    data = base.seed()
+    from customers.models import Customer
+
+    account = Customer.objects.filter(public_id=data["payees"][0]).values_list("default_bank_account", flat=True)[0]
+    port, minimal_port = base.free_port(), base.free_port()
+    api, minimal = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{minimal_port}"
+    payees, write_key, list_key = data["payees"], data["write_key"], data["list_key"]
+    bare_payout_path = f"/bare/payout?merchant={data['writer_pk']}&account={account}"
+    scenarios = {
+        # reads
+        "api_page_first": (f"{api}/customers?limit=50", list_key, None),
+        "bare_page_first": (f"{api}/bare/page-first?merchant={data['lister_pk']}", None, None),
+        "min_page_first": (f"{minimal}/customers?limit=50", MINIMAL_KEY, None),
+        "api_page_deep": (f"{api}/customers?limit=50&startingAfter={data['deep_id']}", list_key, None),
+        "bare_page_deep": (f"{api}/bare/page?merchant={data['lister_pk']}&after={data['deep_id']}", None, None),
+        # writes
+        "api_post": (f"{api}/customers", write_key, base.CUSTOMER_BODY),
+        "bare_insert": (f"{api}/bare/insert?merchant={data['writer_pk']}", None, base.CUSTOMER_BODY),
+        "min_insert": (f"{minimal}/customers", MINIMAL_KEY, base.CUSTOMER_BODY),
+        "api_payout": (api, write_key, lambda: payout_no_key_script("/payouts", payees)),
+        "bare_payout": (api, None, lambda: payout_no_key_script(bare_payout_path, payees)),
+        "min_payout": (minimal, MINIMAL_KEY, lambda: payout_no_key_script("/payouts", payees)),
+        "api_payout_key": (api, write_key, lambda: base.payout_script(payees)),
+    }
+    if args.only:
+        scenarios = {name: scenario for name, scenario in scenarios.items() if name in args.only.split(",")}
+    servers = [
+        start_server("payoutsite.wsgi", port, args.workers, {**os.environ, "LOG_LEVEL": "WARNING"}),
+        start_server(
+            "bench.minimal.wsgi", minimal_port, args.workers, minimal_env, config="bench/minimal/gunicorn.conf.py"
+        ),
+    ]
+    results: dict[str, list[dict]] = {name: [] for name in scenarios}
+    try:
+        for url, key, body in scenarios.values():  # warm-up: connections, caches, imports
+            base.run_wrk(url, duration=1, connections=args.connections, key=key, post_body=body)
+        reads = [name for name, scenario in scenarios.items() if scenario[2] is None]
+        writes = [name for name in scenarios if name not in reads]
+        for group in (reads, writes):  # reads first: the writes' rows and vacuums cannot land among them
+            for round_number in range(args.rounds if group else 0):
+                shift = round_number % len(group)
+                for name in group[shift:] + group[:shift]:
+                    url, key, body = scenarios[name]
+                    if group is writes:
+                        base.checkpoint()  # no write run pays for the previous one's dirty pages
+                    results[name].append(
+                        base.run_wrk(url, duration=args.duration, connections=args.connections, key=key, post_body=body)
+                    )
+                print(f"{'reads' if group is reads else 'writes'}: round {round_number + 1}/{args.rounds}", flush=True)
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait()
+    report(results, args)
+
+
+def _ratio(results, a: str, b: str | None) -> dict | None:
+    if not b or not results.get(a) or not results.get(b):
+        return None
+    per_round = [x["rps"] / y["rps"] for x, y in zip(results[a], results[b], strict=False)]
+    return {
+        "median": statistics.median(r["rps"] for r in results[a]) / statistics.median(r["rps"] for r in results[b]),
+        "low": min(per_round),
+        "high": max(per_round),
+    }
+
+
+def report(results: dict[str, list[dict]], args) -> None:
+    summary = {
+        name: {metric: statistics.median(run[metric] for run in runs) for metric in ("rps", "p50_ms", "p99_ms")}
+        for name, runs in results.items()
+        if runs
+    }
+    print(f"\n{'scenario':<16} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   req/s by round")
+    for name, values in summary.items():
+        rounds = " ".join(f"{run['rps']:.0f}" for run in results[name])
+        print(f"{name:<16} {values['rps']:>8.0f} {values['p50_ms']:>8.2f} {values['p99_ms']:>8.2f}   {rounds}")
+
+    def cell(ratio):
+        return f"{ratio['median']:.2f} ({ratio['low']:.2f}–{ratio['high']:.2f})" if ratio else "-"
+
+    ratios = {}
+    print(f"\n{'endpoint':<48} {'vs project bare':>18} {'vs minimal':>18}  target vs minimal")
+    for label, api, bare, minimal, target in ENDPOINTS:
+        vs_bare, vs_minimal = _ratio(results, api, bare), _ratio(results, api, minimal)
+        if not vs_bare and not vs_minimal:
+            continue
+        ratios[label] = {"api": api, "bare": bare, "minimal": minimal, "vs_bare": vs_bare, "vs_minimal": vs_minimal}
+        goal = f">= {target:.2f}" if target else ""
+        print(f"{label:<48} {cell(vs_bare):>18} {cell(vs_minimal):>18}  {goal}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    report = {"args": vars(args), "summary": summary, "ratios": ratios, "rounds": results}
+    (out / "minimal.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
