@@ -10,11 +10,12 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError, connections
+from django.db import connections
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from core.db import is_transient
 from core.errors import FIELD_CODES, Conflict, DomainError, Mismatch, NotPermitted, ResourceMissing
 from idempotency.errors import IdempotencyError
 
@@ -61,9 +62,9 @@ class RequestTooLarge(ApiError):
     code = "request_too_large"
 
 
-# A lost connection, a restart or a failover of PostgreSQL (and a statement cancelled or deadlocked): the
-# request wrote nothing it did not also commit with its Idempotency-Key, so it is safe to send again.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# A lost connection, a restart or a failover of PostgreSQL (and a statement cancelled or deadlocked:
+# core.db.is_transient): the request wrote nothing it did not also commit with its Idempotency-Key, so it is
+# safe to send again.
 RETRY_AFTER_SECONDS = 1
 
 
@@ -143,7 +144,7 @@ def _rollback_request_transaction() -> None:
 
 
 def _render(exc: Exception) -> Response:
-    if isinstance(exc, DATABASE_UNAVAILABLE):
+    if is_transient(exc):
         logger.warning("database unavailable: %s: %s", type(exc).__name__, str(exc).strip()[:200])
         response = Response(service_unavailable_body(), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -198,7 +199,7 @@ def json_not_found(request, exception=None) -> JsonResponse:
 def json_server_error(request) -> JsonResponse:
     """handler500, for whatever escaped a view's own handling (a middleware, the commit of an atomic
     request, the back-office): a database outage is still a 503 to retry, anything else a 500."""
-    if isinstance(sys.exception(), DATABASE_UNAVAILABLE):
+    if (error := sys.exception()) is not None and is_transient(error):
         response = JsonResponse(service_unavailable_body(), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

@@ -82,7 +82,7 @@ def reject_duplicate_keys(raw: bytes) -> None:
     where = f"the object at '{_short('.'.join(path[:-1]))}'" if len(path) > 1 else "the request body"
     raise DuplicateJsonKey(
         f"The key '{_short(path[-1])}' appears more than once in {where}: send each key once.",
-        param=".".join(path),
+        param=_short(".".join(path)),  # bounded: a 60 KB key is not echoed back
     )
 
 

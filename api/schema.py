@@ -16,15 +16,20 @@ ERROR_DESCRIPTIONS = {
     409: "Conflict: with the object's current state, or a request with this Idempotency-Key is still running.",
     413: "Request body too large.",
     415: "Request body is not application/json.",
-    403: "Live payouts are not enabled on this platform (live_payouts_disabled): no bank rail is configured.",
+    403: "Live payouts are not enabled on this platform (live_payouts_disabled, POST /payouts only), or the "
+    "server refuses the request outright (forbidden).",
     411: "A chunked body the server could not read to its end (length_required); send Content-Length.",
     414: "The URI is longer than 4094 bytes (uri_too_long).",
+    417: "An Expect header other than 100-continue (expectation_failed).",
     431: "A header is longer than 8190 bytes, or there are more than 100 (headers_too_large).",
+    501: "A transfer coding other than chunked (not_implemented).",
     503: "The database is briefly unavailable (service_unavailable), e.g. during a restart or failover. "
     "Nothing was half-written: retry after `Retry-After` seconds, with the same Idempotency-Key.",
 }
-# What any request can be answered, whatever the operation: the server's own limits and a database outage.
-ANY_REQUEST = (414, 431, 503)
+# What any request can be answered, whatever the operation: what the server itself refuses (gunicorn:
+# payoutsite/http_server.py; and 400 bad_request/invalid_header, which every operation lists) and a
+# database outage.
+ANY_REQUEST = (403, 414, 417, 431, 501, 503)
 
 READ = (400, 401)
 READ_ONE = (400, 401, 404)

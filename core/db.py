@@ -27,7 +27,7 @@ from contextvars import ContextVar
 from functools import cache
 
 from django.core.exceptions import EmptyResultSet
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, models, transaction
 from django.db.models import sql
 
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE for unique_violation
@@ -145,9 +145,33 @@ def batch_only() -> Iterator[None]:
         yield
 
 
+def sqlstate(error: BaseException) -> str:
+    """PostgreSQL's SQLSTATE of a database error, whichever driver raised it (psycopg2: pgcode; psycopg 3:
+    sqlstate), or "" when there is none (e.g. the connection never opened)."""
+    cause = error.__cause__ or error
+    return getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None) or ""
+
+
 def is_unique_violation(error: IntegrityError) -> bool:
-    cause = error.__cause__
-    return getattr(cause, "pgcode", None) == UNIQUE_VIOLATION
+    return sqlstate(error) == UNIQUE_VIOLATION
+
+
+# Connection exceptions, operator intervention (shutdown, "cannot connect now", a cancelled statement), a
+# read-only node met during a failover, and lost serialization races and deadlocks: all pass; retrying is
+# right. (Class 08, class 57, 25006, 40001, 40P01.)
+TRANSIENT_SQLSTATE_CLASSES = ("08", "57")
+TRANSIENT_SQLSTATES = {"25006", "40001", "40P01"}
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a database error is the database being briefly unavailable, not a bug: the API answers 503
+    to retry, the workers back off and carry on."""
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return True
+    if not isinstance(error, DatabaseError):
+        return False
+    state = sqlstate(error)
+    return state[:2] in TRANSIENT_SQLSTATE_CLASSES or state in TRANSIENT_SQLSTATES
 
 
 def advisory_lock_id(*parts: object) -> int:

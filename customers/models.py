@@ -60,7 +60,8 @@ class Customer(models.Model):
         editable=False,
     )
     created_at = models.DateTimeField(default=now_to_the_second, editable=False)
-    # Compliance's decision on this beneficiary (the back-office); live payouts to a rejected one are refused.
+    # Compliance's decision on this beneficiary (the back-office); payouts to a rejected one are refused
+    # (in both modes) and its pending ones fail (payouts.stops).
     verification_status = models.CharField(max_length=12, choices=Verification.choices, default=Verification.UNVERIFIED)
     verification_reason = models.CharField(max_length=500, blank=True, default="")
     verification_reviewer = models.ForeignKey(

@@ -71,11 +71,18 @@ class Payout(models.Model):
         indexes = [
             models.Index(fields=["merchant", "livemode", "-id"], name="payout_scope_page"),
             models.Index(fields=["customer", "-id"], name="payout_customer_page"),
-            # The worker's queue: only unfinished payouts are indexed, so the index stays small.
+            # The worker's queue, one mode at a time: only unfinished payouts are indexed, so it stays small,
+            # and live payouts waiting for a bank rail are never in test mode's way.
             models.Index(
-                fields=["status", "id"],
-                name="payout_queue",
+                fields=["status", "livemode", "id"],
+                name="payout_queue_by_mode",
                 condition=models.Q(status__in=["pending", "processing"]),
+            ),
+            # What a decision stops (payouts.services.payouts_fail_stopped): pending payouts to a number.
+            models.Index(
+                fields=["merchant", "livemode", "destination_fingerprint"],
+                name="payout_pending_destination",
+                condition=models.Q(status="pending"),
             ),
         ]
         constraints = [

@@ -319,17 +319,24 @@ WORKER_FIELDS = (
 FAILURE_FIELDS = ("failure_code", "failure_message")
 
 
+@dataclass(frozen=True)
+class Claim:
+    payouts: list[Payout]  # moved to processing: to be sent
+    stopped: int  # failed instead, a decision having stopped them (payouts.stops)
+
+
 @transaction.atomic
-def payouts_claim(*, limit: int, livemodes: tuple[bool, ...] = (False,)) -> list[Payout]:
-    """Move up to `limit` pending payouts of these modes to processing, oldest first, and return them.
+def payouts_claim(*, limit: int, livemode: bool = False) -> Claim:
+    """Move up to `limit` pending payouts of one mode to processing, oldest first.
 
     FOR UPDATE SKIP LOCKED: any number of workers on any number of machines each get different payouts.
     In the same transaction the decisions that stop money are read again (payouts.stops): a stopped payout
-    fails with its code instead of going to the rail. Only modes with a rail are claimed (payouts.worker).
+    fails with its code instead of going to the rail. One mode at a time, read off the queue index
+    (status, livemode, id): live payouts waiting for a bank rail are never scanned by test mode's claims.
     """
     batch = list(
         Payout.objects.select_for_update(skip_locked=True)
-        .filter(status=Status.PENDING, livemode__in=livemodes)
+        .filter(status=Status.PENDING, livemode=livemode)
         .order_by("id")
         .only(*WORKER_FIELDS)[:limit]
     )
@@ -340,7 +347,7 @@ def payouts_claim(*, limit: int, livemodes: tuple[bool, ...] = (False,)) -> list
     for payout in claimed:
         payout.processing_started_at = now
     _move(claimed, Status.PENDING, Status.PROCESSING, reason="claimed by a worker", fields=("processing_started_at",))
-    return claimed
+    return Claim(payouts=claimed, stopped=len(stopped))
 
 
 def _fail(payouts: list[Payout], stopped: dict[int, stops.Stop]) -> None:
@@ -356,33 +363,36 @@ def _fail(payouts: list[Payout], stopped: dict[int, stops.Stop]) -> None:
 def payouts_fail_stopped(*, scope: Scope, fingerprints: list[str]) -> int:
     """After a decision (a customer rejected, an account disabled): fail the pending payouts it stops, now,
     in the decision's transaction. Candidates are the pending payouts of the merchant and mode to these
-    numbers (a saved customer's payouts and one-offs alike); payouts.stops decides which are stopped."""
+    numbers (a saved customer's payouts and one-offs alike; index payout_pending_destination); payouts.stops
+    decides which are stopped, and only those are locked (waiting for a claim in progress), then failed if
+    still pending: a payout a worker claimed meanwhile was already with the rail."""
     if not fingerprints:
         return 0
+    candidates = Payout.objects.filter(
+        status=Status.PENDING,
+        merchant_id=scope.merchant_id,
+        livemode=scope.livemode,
+        destination_fingerprint__in=fingerprints,
+    ).values_list("pk", flat=True)
+    stopped = stops.stopped_payouts(list(candidates))
     pending = list(
         Payout.objects.select_for_update()
-        .filter(
-            status=Status.PENDING,
-            merchant_id=scope.merchant_id,
-            livemode=scope.livemode,
-            destination_fingerprint__in=fingerprints,
-        )
+        .filter(pk__in=stopped, status=Status.PENDING)
         .order_by("id")
         .only(*WORKER_FIELDS, *FAILURE_FIELDS)
     )
-    stopped = stops.stopped_payouts([payout.pk for payout in pending])
     _fail(pending, stopped)
-    return len(stopped)
+    return len(pending)
 
 
 @transaction.atomic
-def payouts_claim_stale(*, older_than: timedelta, limit: int, livemodes: tuple[bool, ...] = (False,)) -> list[Payout]:
+def payouts_claim_stale(*, older_than: timedelta, limit: int, livemode: bool = False) -> list[Payout]:
     """Processing payouts whose worker went quiet (died mid-send); their clock restarts for this worker.
     They were handed to the rail already: a later decision does not stop them (payouts.stops)."""
     cutoff: datetime = timezone.now() - older_than
     batch = list(
         Payout.objects.select_for_update(skip_locked=True)
-        .filter(status=Status.PROCESSING, processing_started_at__lt=cutoff, livemode__in=livemodes)
+        .filter(status=Status.PROCESSING, livemode=livemode, processing_started_at__lt=cutoff)
         .order_by("id")
         .only(*WORKER_FIELDS)[:limit]
     )
@@ -433,3 +443,25 @@ def payouts_stop_for_account(sender, *, account: BankAccount, **kwargs) -> None:
     if account.account_number_fingerprint:
         scope = Scope(merchant_id=account.merchant_id, livemode=account.livemode)
         payouts_fail_stopped(scope=scope, fingerprints=[account.account_number_fingerprint])
+
+
+def payout_destinations_rotate_batch(*, after_pk: int, batch_size: int) -> tuple[int, int]:
+    """Re-encrypt up to batch_size payout destinations after after_pk not yet under the primary key;
+    returns (how many, the last pk looked at: the next batch's after_pk, 0 when done).
+
+    Walks the table once by pk (each batch its own transaction, skipping rows another rotator holds), so a
+    rotation over millions of payouts does not rescan the rows it already did."""
+    primary = crypto.primary_key_id()
+    with transaction.atomic():
+        payouts = list(
+            Payout.objects.select_for_update(skip_locked=True)
+            .filter(pk__gt=after_pk)
+            .order_by("pk")
+            .only("pk", "destination_ciphertext", "destination_key_id")[:batch_size]
+        )
+        stale = [payout for payout in payouts if payout.destination_key_id != primary]
+        for payout in stale:
+            payout.destination_ciphertext = crypto.rotate(payout.destination_ciphertext)
+            payout.destination_key_id = primary
+        Payout.objects.bulk_update(stale, ["destination_ciphertext", "destination_key_id"])
+    return len(stale), payouts[-1].pk if payouts else 0

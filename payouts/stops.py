@@ -10,8 +10,11 @@ overtaken by a payout already in the queue:
 Lock order, and why the worker cannot overtake a decision: a decision locks its customer or account row,
 then the pending payouts it stops (waiting for any worker that holds them). The worker never waits: it
 claims with SKIP LOCKED and reads the decision with plain reads in its claim transaction. So either the
-decision committed before the claim read it (the payout fails), or the claim committed first and the
-decision, waiting for the payout's lock, finds it no longer pending: it was already with the rail.
+decision committed before the claim read it (the payout fails), or the claim read it first: then the
+claim is serialised before the decision (a decision waiting for the payout's lock finds it no longer
+pending; one that did not see the payout, created meanwhile, commits after the claim), and the payout was
+already with the rail. A payout created in the instant between a decision's commit and the creation's own
+check is accepted (201) and then fails at the claim with the decision's code: money never moves.
 
 The rule, for a payout to a saved customer: its customer is rejected (`customer_rejected`), or its
 account is disabled (`account_disabled`). For a one-off payout (destinationCbu alone) it is about the
@@ -63,8 +66,9 @@ SELECT t.key, CASE WHEN bool_or(c.verification_status = 'rejected') THEN 'custom
 # Each payout's own stop code (saved customers: its customer and account), and what a one-off's needs.
 PAYOUT_STOPS = """
 SELECT p.id, p.customer_public_id IS NULL, p.merchant_id, p.livemode, p.destination_fingerprint,
-       CASE WHEN c.verification_status = 'rejected' THEN 'customer_rejected'
-            WHEN b.status <> 'active' THEN 'account_disabled' END
+       CASE WHEN p.customer_public_id IS NULL THEN NULL  -- a one-off: its number decides (NUMBER_STOPS)
+            WHEN c.verification_status = 'rejected' THEN 'customer_rejected'
+            WHEN b.status IS DISTINCT FROM 'active' THEN 'account_disabled' END  -- no account: not payable
   FROM payouts_payout p
   LEFT JOIN customers_customer c ON c.public_id = p.customer_public_id
   LEFT JOIN customers_bankaccount b ON b.public_id = p.bank_account_public_id

@@ -12,17 +12,16 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, connections
 
 from core import crypto
+from core.db import is_transient
 from payouts.models import Payout
 from payouts.rails import Instruction, Outcome, Rail, live_rail_configured, rail_for
 from payouts.services import payouts_claim, payouts_claim_stale, payouts_settle
 
 logger = logging.getLogger(__name__)
 
-# What a lost connection, a restart or a failover raises: the worker waits and tries again, never exits.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 
@@ -38,8 +37,10 @@ class WorkerStats:
     claimed: int = 0
     recovered: int = 0
     settled: int = 0
+    stopped: int = 0  # failed at the claim: a decision stopped them (payouts.stops)
     outcomes: dict[str, int] = field(default_factory=dict)
     database_errors: int = 0
+    errors: int = 0  # rounds that failed for anything else (logged with their traceback)
 
 
 class PayoutWorker:
@@ -64,46 +65,57 @@ class PayoutWorker:
         nothing is pending."""
         if self.in_hand:  # claimed by this worker, their outcome not recorded: ask the rail, record it
             self._settle(self.in_hand, recovering=True)
-        limit, modes = self.batch_size, self.livemodes
-        while stale := payouts_claim_stale(older_than=self.stale_after, limit=limit, livemodes=modes):
-            self.stats.recovered += len(stale)
-            self._settle(stale, recovering=True)
-        while batch := payouts_claim(limit=limit, livemodes=modes):
-            self.stats.claimed += len(batch)
-            self._settle(batch, recovering=False)
+        for livemode in self.livemodes:
+            while stale := payouts_claim_stale(older_than=self.stale_after, limit=self.batch_size, livemode=livemode):
+                self.stats.recovered += len(stale)
+                self._settle(stale, recovering=True)
+            while (claim := payouts_claim(limit=self.batch_size, livemode=livemode)).payouts or claim.stopped:
+                self.stats.claimed += len(claim.payouts)
+                self.stats.stopped += claim.stopped
+                if claim.payouts:
+                    self._settle(claim.payouts, recovering=False)
         return self.stats
 
     def run_forever(self, *, poll_seconds: float = 1.0, stopping: threading.Event | None = None) -> None:
-        """Drain, wait, repeat until `stopping` is set. Database outages are waited out (backoff_seconds);
-        the batch a failed round left in processing is settled first when the database is back (run_once),
-        without waiting for --stale-after."""
+        """Drain, wait, repeat until `stopping` is set. It never exits for an error: a database outage is
+        logged and waited out, anything else logged with its traceback, both with backoff_seconds; the batch
+        a failed round left in processing is settled first when a round gets through (run_once), without
+        waiting for --stale-after."""
         stopping = stopping or threading.Event()
         failures, settled_at_failure = 0, 0
         while not stopping.is_set():
-            before = self.stats.claimed + self.stats.recovered
+            before = self.stats.claimed + self.stats.recovered + self.stats.stopped
             try:
                 self.run_once()
-            except TRANSIENT_ERRORS as error:
-                if self.stats.settled != settled_at_failure:  # it worked in between: a new outage
+            except Exception as error:
+                if self.stats.settled != settled_at_failure:  # it worked in between: a new failure
                     failures = 0
                 failures, settled_at_failure = failures + 1, self.stats.settled
-                self.stats.database_errors += 1
                 delay = backoff_seconds(failures)
-                logger.warning(
-                    "database unavailable (%s: %s); retrying in %.1f s (attempt %d)",
-                    type(error).__name__,
-                    str(error).strip().splitlines()[0] if str(error).strip() else "",
-                    delay,
-                    failures,
-                )
+                self._report(error, delay, failures)
                 _drop_connections()
                 stopping.wait(delay)
                 continue
             if failures:
-                logger.info("database back after %d failed attempts; worker resumed", failures)
+                logger.info("worker resumed after %d failed attempts", failures)
                 failures = 0
-            if self.stats.claimed + self.stats.recovered == before:
+            if self.stats.claimed + self.stats.recovered + self.stats.stopped == before:
                 stopping.wait(poll_seconds)  # idle: nothing was pending
+
+    def _report(self, error: Exception, delay: float, attempt: int) -> None:
+        if is_transient(error):
+            self.stats.database_errors += 1
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            logger.warning(
+                "database unavailable (%s: %s); retrying in %.1f s (attempt %d)",
+                type(error).__name__,
+                first_line,
+                delay,
+                attempt,
+            )
+        else:
+            self.stats.errors += 1
+            logger.exception("worker round failed; retrying in %.1f s (attempt %d)", delay, attempt)
 
     def _settle(self, payouts: list[Payout], *, recovering: bool) -> None:
         self.in_hand = payouts
@@ -121,9 +133,9 @@ class PayoutWorker:
     def _through_rail(self, rail: Rail, payouts: list[Payout], *, recovering: bool) -> dict[int, Outcome]:
         by_id = {p.public_id: p for p in payouts}
         known = rail.lookup(list(by_id)) if recovering else {}
-        to_send = [p for p in payouts if p.public_id not in known]
-        if to_send:
-            known |= rail.send([_instruction(p) for p in to_send])
+        instructions = _instructions([p for p in payouts if p.public_id not in known])
+        if instructions:
+            known |= rail.send(instructions)
         missing = set(by_id) - set(known)
         if missing:  # the rail must answer for every payout it was sent; stay processing, retry later
             logger.error("rail %s gave no outcome for %d payouts", rail.name, len(missing))
@@ -137,6 +149,19 @@ def _drop_connections() -> None:
             connection.close()
         except DatabaseError:
             pass  # already gone
+
+
+def _instructions(payouts: list[Payout]) -> list[Instruction]:
+    """What the rail is sent. A payout whose destination these keys cannot decrypt (a key dropped too
+    early) is left out, stays in processing and is retried by stale recovery once the key is back: it
+    never holds up the rest of its batch."""
+    instructions = []
+    for payout in payouts:
+        try:
+            instructions.append(_instruction(payout))
+        except crypto.DecryptionError:
+            logger.error("payout %s: its destination cannot be decrypted with FIELD_ENCRYPTION_KEYS", payout.public_id)
+    return instructions
 
 
 def _instruction(payout: Payout) -> Instruction:

@@ -112,3 +112,28 @@ def test_rotation_command_rejects_bad_batch_size(keys):
 
     with pytest.raises(CommandError):
         call_command("rotate_encryption_key", "--batch-size", "0", stdout=StringIO())
+
+
+def test_rotation_re_encrypts_payouts_destinations_too_and_unsent_ones_are_checked(keys, stored, api):
+    from payouts.checks import unsent_payouts_can_be_decrypted
+    from payouts.models import Payout
+    from payouts.worker import PayoutWorker
+
+    for amount in ("1.00", "2.00", "3.00"):
+        api.post("/payouts", {"amount": amount, "currency": "ARS", "destinationCbu": stored[0]})
+    keys(NEW, OLD)
+    out = StringIO()
+    call_command("rotate_encryption_key", "--batch-size", "2", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "done: 8 re-encrypted, 0 left under other keys"
+    assert set(Payout.objects.values_list("destination_key_id", flat=True)) == {crypto.key_id(NEW)}
+    keys(NEW)  # the old key can go: the worker still reads every destination
+    assert unsent_payouts_can_be_decrypted() == []
+    assert PayoutWorker().run_once().outcomes == {"paid": 3}
+
+
+def test_unsent_payouts_under_a_dropped_key_fail_the_start_up_check(keys, stored, api):
+    from payouts.checks import unsent_payouts_can_be_decrypted
+
+    api.post("/payouts", {"amount": "1.00", "currency": "ARS", "destinationCbu": stored[0]})
+    keys(NEW)
+    assert [error.id for error in unsent_payouts_can_be_decrypted()] == ["payouts.E001"]

@@ -102,3 +102,64 @@ def test_a_batch_whose_settling_an_outage_cut_short_is_settled_when_the_database
     assert Counter(Payout.objects.values_list("status", flat=True)) == {"paid": 3}
     assert sorted(spy.sent) == sorted(Payout.objects.values_list("public_id", flat=True))  # each sent once
     assert (worker.stats.settled, worker.in_hand) == (3, [])
+
+
+def test_a_payout_the_keys_cannot_read_is_left_out_and_never_holds_up_its_batch(api, settings):
+    from core import crypto
+
+    unreadable = api.post("/payouts", {"amount": "1.00", "currency": "ARS", "destinationCbu": make_cbu()}).json()
+    readable = api.post("/payouts", {"amount": "2.00", "currency": "ARS", "destinationCbu": make_cbu()}).json()
+    Payout.objects.filter(public_id=unreadable["payoutId"]).update(destination_ciphertext="gAAAAAB" + "x" * 80)
+
+    stats = PayoutWorker().run_once()
+
+    statuses = dict(Payout.objects.values_list("public_id", "status"))
+    assert statuses == {unreadable["payoutId"]: "processing", readable["payoutId"]: "paid"}
+    assert stats.outcomes == {"paid": 1}
+    assert crypto.DecryptionError  # the stale recovery retries it once the key is back
+
+
+@pytest.mark.django_db(transaction=True)  # the worker drops its connections after a failed round
+def test_any_other_error_in_a_round_is_logged_and_the_worker_carries_on(monkeypatch, caplog):
+    api = ApiClient(make_merchant("Bug once").test)
+    payout = api.post("/payouts", {"amount": "1.00", "currency": "ARS", "destinationCbu": make_cbu()}).json()
+    stopping, original, calls = threading.Event(), worker_module.payouts_claim, []
+
+    def broken_once(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in one round")
+        claim = original(**kwargs)
+        if not claim.payouts or len(calls) > 10:
+            stopping.set()  # drained (or, failing, bounded): end the test's loop
+        return claim
+
+    monkeypatch.setattr(worker_module, "payouts_claim", broken_once)
+    monkeypatch.setattr(worker_module, "BACKOFF_FIRST_SECONDS", 0.001)
+    worker = PayoutWorker()
+    worker.run_forever(poll_seconds=0.001, stopping=stopping)
+
+    assert (worker.stats.errors, worker.stats.claimed) == (1, 1)
+    assert Payout.objects.get(public_id=payout["payoutId"]).status == "paid"
+    assert "worker round failed" in caplog.text and "a bug in one round" in caplog.text
+
+
+class FakeDriverError(Exception):
+    def __init__(self, pgcode: str):
+        self.pgcode = pgcode
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "transient"),
+    [("25006", True), ("57P01", True), ("08006", True), ("40P01", True), ("23505", False), ("42P01", False)],
+)
+def test_a_failover_to_a_read_only_node_is_transient_but_a_bug_is_not(sqlstate, transient):
+    """psycopg2 raises 25006 (read-only transaction) as InternalError, not OperationalError."""
+    from django.db import InternalError
+
+    from core.db import is_transient
+
+    error = InternalError("cannot execute INSERT in a read-only transaction")
+    error.__cause__ = FakeDriverError(sqlstate)
+    assert is_transient(error) is transient
+    assert is_transient(RuntimeError("not a database error")) is False

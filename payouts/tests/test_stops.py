@@ -10,7 +10,7 @@ from django.db import connection, connections
 from conftest import ApiClient, make_merchant
 from customers.models import BankAccount, Customer
 from customers.services import customer_verification_set
-from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT
+from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT, make_cbu
 from payouts import stops
 from payouts.models import Payout, PayoutEvent, SandboxTransfer
 from payouts.services import payouts_claim
@@ -187,8 +187,9 @@ def test_a_decision_waits_for_a_claim_in_progress_and_never_rewrites_what_the_wo
     original = stops.stopped_payouts
 
     def pause_inside_the_claim(payout_ids):
-        locked.set()
-        assert go.wait(timeout=30)
+        if not locked.is_set():  # the worker's claim (first); the decision's own reading goes through
+            locked.set()
+            assert go.wait(timeout=30)
         return original(payout_ids)
 
     monkeypatch.setattr(stops, "stopped_payouts", pause_inside_the_claim)
@@ -232,3 +233,25 @@ def test_a_decision_waits_for_a_claim_in_progress_and_never_rewrites_what_the_wo
 def pay_refused_code(api, customer_id: str) -> str:
     response = api.post("/payouts", {"amount": "1.00", "currency": "ARS", "customerId": customer_id})
     return response.json()["error"]["errors"][0]["code"]
+
+
+def test_a_batch_entirely_stopped_does_not_end_the_drain(api, payee):
+    stopped = [pay(api, customerId=payee["customerId"]) for _ in range(2)]
+    Customer.objects.filter(public_id=payee["customerId"]).update(verification_status="rejected")
+    fine = pay(api, destinationCbu=make_cbu(account="5555555555555"))
+
+    stats = PayoutWorker(batch_size=2).run_once()
+
+    assert (stats.stopped, stats.claimed) == (2, 1)
+    assert [outcome(api, p)[0] for p in stopped] == ["failed", "failed"]
+    assert outcome(api, fine) == ("paid", None, None)
+
+
+def test_a_decision_in_one_mode_does_not_stop_the_other_modes_one_offs(api, payee, merchant, live_payouts_enabled):
+    live = ApiClient(merchant.live)
+    customer = live.post("/customers", {"type": "individual", "name": "Live twin", "country": "AR"}).json()
+    live.post(f"/customers/{customer['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)
+    Customer.objects.filter(public_id=customer["customerId"]).update(verification_status="rejected")
+    one_off = pay(api, destinationCbu=DOC_ACCOUNT_NUMBER)  # test mode: the number's test customer is fine
+    run_worker()
+    assert outcome(api, one_off) == ("paid", None, None)

@@ -169,7 +169,7 @@ def test_a_payout_claimed_by_a_worker_that_died_before_sending_is_sent_on_recove
 def test_a_payout_sent_by_a_worker_that_died_before_recording_is_asked_about_not_resent(api):
     number, _ = next(iter(SANDBOX_FAILURES.items()))
     payout = create(api, number)
-    [claimed] = payouts_claim(limit=10)
+    [claimed] = payouts_claim(limit=10).payouts
     SandboxRail().send([__import__("payouts.worker", fromlist=["_instruction"])._instruction(claimed)])  # then dies
     spy = SpyRail()
     stats = PayoutWorker(rails=lambda livemode: spy, stale_after=NOW).run_once()

@@ -81,6 +81,7 @@ def test_a_duplicated_key_inside_metadata_is_refused(api):
         (b'{"name": "a", "\\u006eame": "b"}', "name"),  # the same key once decoded
         (b'{"metadata": {"a": "1"}, "items": [{"k": 1}, {"k": 1, "k": 2}]}', "items.1.k"),
         (b'{"metadata": {"a": "1", "a": "1"}, "metadata": {}}', "metadata"),  # the outermost first
+        (b'{"' + b"k" * 5000 + b'": 1, "' + b"k" * 5000 + b'": 2}', "k" * 100 + "…"),  # never echoed whole
     ],
 )
 def test_duplicated_keys_anywhere(api, raw, param):

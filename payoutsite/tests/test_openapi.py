@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 # Any request can also be answered 414/431 (the server's limits) and 503 (a database outage); one with a
 # body 411 (a chunked body that could not be read).
-ANY = {"414", "431", "503"}
+ANY = {"403", "414", "417", "431", "501", "503"}
 BODY = {*ANY, "411"}
 OPERATIONS = {
     ("/customers", "get"): {"200", "400", "401", *ANY},

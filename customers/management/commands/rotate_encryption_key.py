@@ -1,4 +1,5 @@
-"""Re-encrypt every stored account number with the first key of FIELD_ENCRYPTION_KEYS.
+"""Re-encrypt every stored account number (bank accounts, and payouts' destinations) with the first key
+of FIELD_ENCRYPTION_KEYS.
 
     FIELD_ENCRYPTION_KEYS=<new>,<old> python manage.py rotate_encryption_key --batch-size 500
 
@@ -13,6 +14,8 @@ from audit.context import command_actor
 from core import crypto
 from customers.models import BankAccount
 from customers.services import bank_account_numbers_rotate_batch
+from payouts.models import Payout
+from payouts.services import payout_destinations_rotate_batch
 
 
 class Command(BaseCommand):
@@ -30,9 +33,17 @@ class Command(BaseCommand):
             while done := bank_account_numbers_rotate_batch(batch_size=batch_size):
                 total += done
                 self.stdout.write(f"re-encrypted {total}")
+            after_pk = 0
+            while True:
+                done, after_pk = payout_destinations_rotate_batch(after_pk=after_pk, batch_size=batch_size)
+                total += done
+                if done:
+                    self.stdout.write(f"re-encrypted {total}")
+                if not after_pk:
+                    break
         except crypto.DecryptionError as exc:
             raise CommandError(f"{exc} Stopped after {total}; rerun once the old key is configured.") from None
-        left = BankAccount.objects.exclude(account_number_ciphertext="").exclude(
-            account_number_key_id=crypto.primary_key_id()
-        )
-        self.stdout.write(f"done: {total} re-encrypted, {left.count()} left under other keys")
+        primary = crypto.primary_key_id()
+        left = BankAccount.objects.exclude(account_number_ciphertext="").exclude(account_number_key_id=primary)
+        left_payouts = Payout.objects.exclude(destination_key_id=primary)
+        self.stdout.write(f"done: {total} re-encrypted, {left.count() + left_payouts.count()} left under other keys")
