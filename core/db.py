@@ -21,6 +21,7 @@ where the checks see the winner and answer as they would have sequentially.
 """
 
 import hashlib
+import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -172,6 +173,17 @@ def is_transient(error: BaseException) -> bool:
         return False
     state = sqlstate(error)
     return state[:2] in TRANSIENT_SQLSTATE_CLASSES or state in TRANSIENT_SQLSTATES
+
+
+def copy_in(cursor, statement: str, data: io.TextIOBase, *, chunk_size: int = 1 << 16) -> None:
+    """COPY … FROM STDIN with whichever driver Django runs on (psycopg2: copy_expert; psycopg 3: copy())."""
+    raw = cursor.cursor  # the driver's own cursor under Django's wrapper
+    if hasattr(raw, "copy_expert"):
+        raw.copy_expert(statement, data, chunk_size)
+        return
+    with raw.copy(statement) as copy:
+        while chunk := data.read(chunk_size):
+            copy.write(chunk)
 
 
 def advisory_lock_id(*parts: object) -> int:
