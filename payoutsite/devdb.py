@@ -50,9 +50,12 @@ def _start(data_dir: Path, *, cleanup_mode: str | None):
 
 
 def _create_database(socket_dir: Path, port: int) -> None:
-    import psycopg2
+    try:  # whichever PostgreSQL driver is installed (psycopg 3, or psycopg2)
+        import psycopg as driver
+    except ImportError:
+        import psycopg2 as driver
 
-    connection = psycopg2.connect(host=str(socket_dir), port=port, user="postgres", dbname="postgres")
+    connection = driver.connect(host=str(socket_dir), port=port, user="postgres", dbname="postgres")
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:

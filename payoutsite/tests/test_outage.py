@@ -21,7 +21,9 @@ UNAVAILABLE = {
 
 def kill_this_session() -> None:
     """Terminate the request's own database session from another one, as a restart would."""
-    pid = connection.connection.get_backend_pid()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
