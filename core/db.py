@@ -11,7 +11,8 @@ ends. Outside a batch (commands, the admin, the worker) `insert`, `update` and `
 
 Deferred writes go through the ORM's own SQL compiler, but not through Model.save(): no model signals.
 
-`batch_only()` guards that promise: inside it, a write sent outside the batch raises, so a change that
+`batch_only()` guards that promise, failing closed: inside it, any statement but a read sent outside the
+batch raises, so a change that
 would split a request's writes into several transactions fails its tests instead of landing.
 
 Lost races. The database's unique indexes are the last guard of every "only once" rule. A request that
@@ -22,6 +23,7 @@ where the checks see the winner and answer as they would have sequentially.
 
 import hashlib
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,7 +34,6 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.db.models import sql
 
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE for unique_violation
-WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
 
 _batch: ContextVar[list[tuple[str, tuple]] | None] = ContextVar("write_batch", default=None)
 
@@ -133,16 +134,30 @@ class WriteOutsideBatch(RuntimeError):
     """A write sent on its own where a request promised to write only through its batch."""
 
 
+# What may run on its own inside batch_only(): reads. It fails closed: anything else (INSERT, UPDATE, DELETE,
+# a CTE, COPY, SET, a DO block…) is refused, whatever it would do. What it cannot see is a SELECT calling a
+# function that writes (ours: customers_flag_shared_number, only ever queued in a batch).
+READ_VERBS = frozenset({"SELECT", "SHOW"})
+_LEADING_NOISE = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
+
+
+def first_keyword(statement: str) -> str:
+    """The statement's first word, upper case, past pghistory's actor, whitespace and comments."""
+    text = without_actor(statement)
+    text = text[_LEADING_NOISE.match(text).end() :]
+    return text.split(None, 1)[0].upper() if text.strip() else ""
+
+
 @contextmanager
 def batch_only() -> Iterator[None]:
-    """Reads run as they come; any write sent before the batch is refused (see the module doc)."""
+    """Reads run as they come; anything else sent before the batch is refused (see the module doc)."""
 
-    def refuse_writes(execute, statement, params, many, context):
-        if without_actor(statement).lstrip()[:6].upper() in WRITE_VERBS:
-            raise WriteOutsideBatch(f"write outside the request's batch: {statement[:80]}")
+    def refuse_all_but_reads(execute, statement, params, many, context):
+        if first_keyword(statement) not in READ_VERBS:
+            raise WriteOutsideBatch(f"not a read, outside the request's batch: {statement[:80]}")
         return execute(statement, params, many, context)
 
-    with connection.execute_wrapper(refuse_writes):
+    with connection.execute_wrapper(refuse_all_but_reads):
         yield
 
 

@@ -114,3 +114,25 @@ def test_only_a_lost_race_to_a_unique_index_runs_again(merchant):
     with pytest.raises(IntegrityError):
         db.retry_on_lost_race(break_a_check_constraint)
     assert len(attempts) == 1  # not a race: no second run
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "WITH moved AS (UPDATE customers_customer SET name = 'x' RETURNING id) SELECT * FROM moved",
+        "COPY customers_customer FROM STDIN",
+        "  /* a comment */ -- another\n INSERT INTO customers_customer DEFAULT VALUES",
+        "SET statement_timeout = 0",
+        "DO $$ BEGIN PERFORM 1; END $$",
+    ],
+)
+@pytest.mark.django_db
+def test_batch_only_fails_closed_on_anything_but_a_read(statement):
+    with pytest.raises(db.WriteOutsideBatch), db.batch_only(), connection.cursor() as cursor:
+        cursor.execute(statement)
+
+
+def test_batch_only_lets_reads_through_whatever_precedes_them(merchant):
+    with db.batch_only(), connection.cursor() as cursor:
+        cursor.execute("/* why */ -- and how\n  SELECT count(*) FROM customers_customer")
+        assert cursor.fetchone() == (0,)
