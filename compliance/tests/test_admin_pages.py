@@ -67,8 +67,8 @@ def test_no_page_shows_a_full_account_number(api, create_customer):
 
 @pytest.mark.django_db(transaction=True)  # the export streams outside the request's transaction
 def test_csv_export_streams_the_filtered_changelist_masked():
-    from conftest import ApiClient, make_merchant
     from customers.models import Customer
+    from testsupport.api import ApiClient, make_merchant
 
     api = ApiClient(make_merchant("Export").test)
     analyst = staff_client("ana", ANALYST)

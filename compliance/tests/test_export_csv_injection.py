@@ -25,9 +25,9 @@ def export(client, url: str) -> list[dict[str, str]]:
 
 @pytest.mark.django_db(transaction=True)  # the export streams outside the request's transaction
 def test_every_formula_trigger_is_neutralised_in_the_exports():
-    from conftest import ApiClient, make_merchant
     from core.scope import Scope
     from customers.services import customer_create
+    from testsupport.api import ApiClient, make_merchant
 
     keys = make_merchant("Export")
     api = ApiClient(keys.test)

@@ -5,9 +5,9 @@ from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
-from conftest import make_merchant
 from core import db
 from customers.models import Customer
+from testsupport.api import make_merchant
 
 
 def new_customer(merchant, **fields) -> Customer:

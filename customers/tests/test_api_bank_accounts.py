@@ -348,7 +348,7 @@ def test_an_add_that_loses_the_race_answers_409_with_the_winner(api, accounts_pa
 @pytest.mark.django_db(transaction=True)
 def test_parallel_adds_of_one_number_make_one_account():
     """Eight threads add the same number to one customer at once: one 201, seven 409s naming it."""
-    from conftest import ApiClient, make_merchant, run_at_once
+    from testsupport.api import ApiClient, make_merchant, run_at_once
 
     merchant = make_merchant("Race")
     api = ApiClient(merchant.test)
@@ -386,7 +386,7 @@ def test_an_add_that_read_no_default_does_not_replace_one(api, customer, add_acc
 def test_customers_adding_one_number_at_once_are_all_flagged():
     """The review flag is decided in SQL under a lock on the number: whichever add commits second sees
     the first's account, so no account of a shared number escapes review."""
-    from conftest import ApiClient, make_merchant, run_at_once
+    from testsupport.api import ApiClient, make_merchant, run_at_once
 
     merchant = make_merchant("Shared")
     api = ApiClient(merchant.test)

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from conftest import DOC_CUSTOMER
 from customers.models import Customer
+from testsupport.api import DOC_CUSTOMER
 
 CUSTOMER_ID = re.compile(r"^cust_[A-Za-z0-9]{24}$")
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -294,7 +294,7 @@ def test_external_id_rules(api, value, code):
 @pytest.mark.django_db(transaction=True)
 def test_parallel_creates_with_one_external_id_make_one_customer():
     """The unique index decides; the losers run again and answer 409 naming the winner."""
-    from conftest import ApiClient, make_merchant, run_at_once
+    from testsupport.api import ApiClient, make_merchant, run_at_once
 
     merchant = make_merchant("Race")
 

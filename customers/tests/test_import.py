@@ -14,12 +14,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from api.errors import field_errors
-from conftest import make_merchant
 from customers.importing import InputChecker
 from customers.models import BankAccount, Customer
 from customers.serializers import BankAccountCreateInput, CustomerCreateInput
 from customers.services import SHARED_NUMBER_REASON
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, make_cbu
+from testsupport.api import make_merchant
 from testsupport.databases import running_test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conftest import ApiClient, make_merchant
 from customers.models import Customer
 from customers.services import customer_create
+from testsupport.api import ApiClient, make_merchant
 
 
 def seed(merchant, count: int, **fields) -> list[str]:

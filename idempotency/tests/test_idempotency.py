@@ -10,12 +10,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from conftest import ApiClient, make_merchant, run_at_once
 from customers.models import Customer
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT
 from idempotency.models import IdempotencyKey
 from idempotency.services import advisory_lock_id
 from payouts.models import Payout
+from testsupport.api import ApiClient, make_merchant, run_at_once
 
 PAYOUT = {"amount": "5000.00", "currency": "ARS", "destinationCbu": DOC_ACCOUNT_NUMBER}
 CUSTOMER = {"type": "individual", "name": "Gerardo Ratto", "country": "AR"}

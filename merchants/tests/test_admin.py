@@ -1,7 +1,7 @@
 import re
 
-from conftest import ApiClient
 from merchants.models import ApiKey
+from testsupport.api import ApiClient
 
 
 def test_key_list_shows_prefixes_not_secrets(staff, merchant):

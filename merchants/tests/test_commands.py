@@ -4,8 +4,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from conftest import ApiClient
 from merchants.models import ApiKey, Merchant
+from testsupport.api import ApiClient
 
 KEY_LINE = re.compile(r"^sk_(test|live)_[A-Za-z0-9]{32,}$")
 

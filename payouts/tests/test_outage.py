@@ -7,12 +7,12 @@ from collections import Counter
 import pytest
 from django.db import OperationalError, connection, connections
 
-from conftest import ApiClient, make_merchant
 from customers.tests.factories import make_cbu
 from payouts import worker as worker_module
 from payouts.models import Payout
 from payouts.tests.test_worker import SpyRail
 from payouts.worker import BACKOFF_MAX_SECONDS, PayoutWorker, backoff_seconds
+from testsupport.api import ApiClient, make_merchant
 
 
 def test_backoff_grows_is_capped_and_jittered():

@@ -7,7 +7,6 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
-from conftest import ApiClient, make_merchant
 from customers.models import BankAccount, Customer
 from customers.services import customer_verification_set
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT, make_cbu
@@ -15,6 +14,7 @@ from payouts import stops
 from payouts.models import Payout, PayoutEvent, SandboxTransfer
 from payouts.services import payouts_claim
 from payouts.worker import PayoutWorker
+from testsupport.api import ApiClient, make_merchant
 
 REJECTED = ("failed", "customer_rejected", "This customer was rejected by compliance review: it cannot be paid.")
 DISABLED = ("failed", "account_disabled", "This bank account was disabled: it cannot be paid.")

@@ -8,13 +8,13 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from conftest import make_merchant, run_at_once
 from core import crypto
 from customers.tests.factories import make_cbu
 from payouts.models import Payout, PayoutEvent, SandboxTransfer
 from payouts.rails import LIVE_RAILS, SANDBOX_FAILURES, NoLiveRail, SandboxRail, rail_for
 from payouts.services import IllegalTransition, _move, payouts_claim, payouts_settle
 from payouts.worker import PayoutWorker
+from testsupport.api import make_merchant, run_at_once
 
 NOW = timedelta(0)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conftest import make_merchant
 from customers.models import Customer
 from payouts.models import Payout
+from testsupport.api import make_merchant
 from testsupport.databases import running_test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,9 +4,9 @@ the same request sent again (same Idempotency-Key) succeeds once."""
 import pytest
 from django.db import close_old_connections, connection, connections
 
-from conftest import ApiClient, make_merchant
 from customers.tests.factories import make_cbu
 from payouts.models import Payout
+from testsupport.api import ApiClient, make_merchant
 
 UNAVAILABLE = {
     "error": {
