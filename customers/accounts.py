@@ -113,16 +113,3 @@ def normalize_tax_id(value: str) -> str:
         return cuit.validate(value)
     except StdnumValidationError as exc:
         raise ValueError(str(exc) or "invalid CUIT/CUIL") from None
-
-
-TAX_ID_PREFIXES = {"individual": ("20", "23", "24", "27"), "business": ("30", "33", "34")}
-
-
-def tax_id_review_reason(customer_type: str, metadata: dict[str, str]) -> str | None:
-    """Why an account's CUIT/CUIL (metadata, normalised to 11 digits) needs review: its prefix says
-    person where the customer is a business, or the other way round. None when it fits or is absent."""
-    for key in ("cuit", "cuil"):
-        tax_id = metadata.get(key)
-        if tax_id and not tax_id.startswith(TAX_ID_PREFIXES[customer_type]):
-            return f"{key.upper()} prefix {tax_id[:2]} does not fit a customer of type {customer_type}."
-    return None

@@ -18,6 +18,7 @@ from core import crypto, db
 from core.errors import Conflict, InvalidParameters, NotPermitted
 from core.ids import is_public_id
 from core.scope import Scope
+from customers import review
 from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
@@ -227,36 +228,14 @@ def payout_create(
         metadata=metadata or {},
         updated_at=now,
     )
-    flag = _changed_before_large_payout(target.bank_account_id, amount, now)
+    flag = review.changed_before_large_payout(target.bank_account_id, amount, now)
     with db.write_batch():  # one transaction, and in the API the request's one round trip of writes
         db.insert(payout)
         if target.customer_id is not None:
             db.execute(SET_LAST_OUT, (now, target.customer_id))
         if flag:
-            db.execute(FLAG_FOR_REVIEW, (f"%{RECENT_CHANGE_REASON}%", RECENT_CHANGE_REASON, RECENT_CHANGE_REASON, flag))
+            review.flag_changed_before_large_payout(flag)
     return payout
-
-
-RECENT_CHANGE_REASON = "Details added or changed shortly before a large payout."
-# Sets the flag and adds the reason once (reasons accumulate, within the column's 200 characters).
-FLAG_FOR_REVIEW = """
-UPDATE customers_bankaccount
-   SET needs_review = TRUE,
-       review_reason = CASE WHEN review_reason LIKE %s THEN review_reason
-                            WHEN review_reason = '' THEN %s
-                            ELSE substr(review_reason || '; ' || %s, 1, 200) END
- WHERE public_id = %s
-"""
-
-
-def _changed_before_large_payout(bank_account_id: str | None, amount: Decimal, now: datetime) -> str | None:
-    """The account to flag, when a large payout goes to an account whose details are new (compliance's rule;
-    COMPLIANCE_LARGE_PAYOUT_AMOUNT and COMPLIANCE_RECENT_CHANGE_HOURS). Small payouts cost no query."""
-    if bank_account_id is None or amount < Decimal(settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT):
-        return None
-    since = now - timedelta(hours=settings.COMPLIANCE_RECENT_CHANGE_HOURS)
-    recent = BankAccount.objects.filter(public_id=bank_account_id, details_changed_at__gte=since).exists()
-    return bank_account_id if recent else None
 
 
 def _check_transition(from_status: str, to_status: str) -> None:

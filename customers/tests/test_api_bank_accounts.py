@@ -326,7 +326,7 @@ def test_an_add_that_loses_the_race_answers_409_with_the_winner(api, accounts_pa
     """The duplicate check reads what is committed; an add racing another misses it, and the unique index
     stops it. Simulated: the first read is blind to the existing account. The request runs again and
     answers as it would have sequentially."""
-    from customers import services
+    from customers.services import bank_accounts as services
 
     existing = add_account()
     real_read = services._customer_and_same_number
@@ -369,7 +369,7 @@ def test_parallel_adds_of_one_number_make_one_account():
 def test_an_add_that_read_no_default_does_not_replace_one(api, customer, add_account, monkeypatch):
     """The default is set only where it is still empty: an add that read "no default" (simulated; a first
     account committed in between) leaves the other account as the default."""
-    from customers import services
+    from customers.services import bank_accounts as services
 
     first = add_account()
     real_read = services._customer_and_same_number
@@ -423,7 +423,7 @@ def test_a_tax_id_that_does_not_fit_the_customer_type_flags_the_account(
 
 
 def test_an_account_keeps_every_reason_it_is_flagged_for(api, create_customer):
-    from customers.services import SHARED_NUMBER_REASON
+    from customers.review import SHARED_NUMBER_REASON
 
     individual, business = create_customer(), create_customer(type="business")
     for customer in (individual, business):  # the doc's CUIT (20…) on both: shared, and wrong for the business

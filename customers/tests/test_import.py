@@ -16,8 +16,8 @@ from django.db import connection
 from api.errors import field_errors
 from customers.importing import InputChecker
 from customers.models import BankAccount, Customer
+from customers.review import SHARED_NUMBER_REASON
 from customers.serializers import BankAccountCreateInput, CustomerCreateInput
-from customers.services import SHARED_NUMBER_REASON
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, make_cbu
 from testsupport.api import make_merchant
 from testsupport.databases import running_test_database_url
