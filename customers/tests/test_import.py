@@ -304,19 +304,19 @@ def test_an_import_refreshes_the_planners_statistics(tmp_path, merchant):
 
 
 def test_statistics_are_refreshed_each_time_the_rows_created_double(tmp_path, merchant, monkeypatch):
-    from customers.management.commands import import_customers
+    from customers import importer
 
     created_at_each_analyze = []
     run = {}
-    original_init = import_customers.ImportRun.__init__
+    original_init = importer.Importer.__init__
 
     def remember(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
         run["it"] = self
 
-    monkeypatch.setattr(import_customers.ImportRun, "__init__", remember)
+    monkeypatch.setattr(importer.Importer, "__init__", remember)
     monkeypatch.setattr(
-        import_customers,
+        importer,
         "customers_tables_analyze",
         lambda: created_at_each_analyze.append(run["it"].counts["created"]),
     )

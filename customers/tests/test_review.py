@@ -8,7 +8,7 @@ import time
 import orjson
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.test import Client
 
 from core.scope import Scope
@@ -146,3 +146,27 @@ def test_an_add_waits_for_an_import_batch_of_its_number_and_both_are_flagged():
         list(BankAccount.objects.values_list("needs_review", "review_reason"))
         == [(True, review.SHARED_NUMBER_REASON)] * 2
     )
+
+
+def test_an_import_batch_that_loses_a_deadlock_runs_again(tmp_path, merchant, monkeypatch):
+    """Its lock on the merchant's numbers can deadlock with an API add to a customer it holds; PostgreSQL
+    ends one, and a batch it ends runs again."""
+    from customers import importer
+
+    real_batch, calls = importer.customers_import_batch, []
+
+    def deadlocked_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            error = DatabaseError("deadlock detected")
+            error.pgcode = "40P01"
+            raise error
+        return real_batch(**kwargs)
+
+    monkeypatch.setattr(importer, "customers_import_batch", deadlocked_once)
+    (tmp_path / "c.csv").write_text("externalId,type,name,country\nc-1,individual,A,AR\n")
+    out = io.StringIO()
+    command = ["import_customers", str(tmp_path / "c.csv"), "--merchant", merchant.merchant.public_id]
+    call_command(*command, stdout=out, stderr=io.StringIO())
+    assert out.getvalue().startswith("read 1, created 1, updated 0, unchanged 0, failed 0")
+    assert len(calls) == 2
