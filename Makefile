@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON_VERSION := $(shell cat .python-version)
 BOOTSTRAP_PYTHON ?= $(shell command -v python$(basename $(PYTHON_VERSION)) || echo $(HOME)/.pyenv/versions/$(PYTHON_VERSION)/bin/python)
 
-.PHONY: run test install lint browser schema bench bench-worker bench-import clean
+.PHONY: run test test-psycopg3 install lint browser schema bench bench-worker bench-import clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -42,12 +42,27 @@ test: lint browser
 	$(PY) -m payoutsite.devdb --throwaway -- bash -c \
 		'DEBUG=true $(PY) manage.py makemigrations --check --dry-run && $(VENV)/bin/pytest $(PYTEST_ARGS)'
 
+# The same suite with psycopg 3 in place of psycopg2 (nothing of ours depends on one driver); CI runs it too.
+VENV3 := .venv-psycopg3
+$(VENV3)/.installed: requirements.txt requirements-dev.txt
+	test -x $(VENV3)/bin/python || $(BOOTSTRAP_PYTHON) -m venv $(VENV3)
+	$(VENV3)/bin/python -m pip install --quiet --upgrade pip
+	grep -v '^psycopg2' requirements.txt > $(VENV3)/requirements.txt
+	grep -v '^-r ' requirements-dev.txt >> $(VENV3)/requirements.txt
+	echo 'psycopg[binary]==3.3.9' >> $(VENV3)/requirements.txt
+	$(VENV3)/bin/python -m pip install --quiet -r $(VENV3)/requirements.txt
+	! $(VENV3)/bin/python -c 'import psycopg2' 2>/dev/null
+	touch $@
+
+test-psycopg3: $(VENV3)/.installed browser
+	$(VENV3)/bin/python -m payoutsite.devdb --throwaway -- $(VENV3)/bin/pytest $(PYTEST_ARGS)
+
 schema: install
 	DEBUG=true $(PY) manage.py spectacular --validate --fail-on-warn --format openapi-json --file openapi.json
 
 clean:
 	-test -x $(PY) && $(PY) -m payoutsite.devdb stop
-	rm -rf $(VENV) .pgdata
+	rm -rf $(VENV) $(VENV3) .pgdata
 
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
