@@ -238,7 +238,8 @@ def payout_create(
     return payout
 
 
-def _check_transition(from_status: str, to_status: str) -> None:
+def check_transition(from_status: str, to_status: str) -> None:
+    """IllegalTransition unless the status machine (TRANSITIONS) allows from_status → to_status."""
     if to_status not in TRANSITIONS.get(from_status, set()):
         raise IllegalTransition(f"A payout cannot go from {from_status} to {to_status}.")
 
@@ -261,7 +262,7 @@ def _move(
 ) -> None:
     """Change locked payouts' status and record the events. The caller has locked them and checked that
     each is in from_status."""
-    _check_transition(from_status, to_status)
+    check_transition(from_status, to_status)
     now = timezone.now()
     for payout in payouts:
         if payout.status != from_status:

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from core import crypto
 from customers.tests.factories import make_cbu
 from payouts.models import Payout, PayoutEvent, SandboxTransfer
-from payouts.rails import LIVE_RAILS, SANDBOX_FAILURES, NoLiveRail, SandboxRail, rail_for
-from payouts.services import IllegalTransition, _move, payouts_claim, payouts_settle
+from payouts.rails import LIVE_RAILS, SANDBOX_FAILURES, Instruction, NoLiveRail, SandboxRail, rail_for
+from payouts.services import IllegalTransition, check_transition, payouts_claim, payouts_settle
 from payouts.worker import PayoutWorker
 from testsupport.api import make_merchant, run_at_once
 
@@ -130,21 +130,24 @@ def test_the_rail_receives_the_decrypted_number_and_the_exact_amount(api):
     assert number not in repr(received[0])
 
 
-def test_illegal_transitions_are_errors_not_overwrites(api):
-    payout = Payout.objects.get(public_id=create(api)["payoutId"])
-    for from_status, to_status in (
-        ("pending", "paid"),
-        ("paid", "pending"),
-        ("failed", "paid"),
-        ("canceled", "pending"),
-    ):
-        payout.status = from_status
-        with pytest.raises(IllegalTransition):
-            _move([payout], from_status, to_status, reason="test")
-    payout.refresh_from_db()
+@pytest.mark.parametrize(
+    ("from_status", "to_status"),
+    [("pending", "paid"), ("paid", "pending"), ("failed", "paid"), ("canceled", "pending"), ("paid", "failed")],
+)
+def test_illegal_transitions_are_errors(from_status, to_status):
     with pytest.raises(IllegalTransition):
-        _move([payout], "processing", "paid", reason="not processing yet")
-    assert Payout.objects.get(pk=payout.pk).status == "pending"
+        check_transition(from_status, to_status)
+
+
+def test_a_transition_never_overwrites_a_status_it_did_not_expect(api):
+    """Settling a payout that is not processing (here: still pending) changes nothing."""
+    payout = create(api)
+    pk = Payout.objects.get(public_id=payout["payoutId"]).pk
+    from payouts.rails import Outcome
+
+    assert payouts_settle(outcomes={pk: Outcome("paid")}) == 0
+    assert api.get(f"/payouts/{payout['payoutId']}").json()["status"] == "pending"
+    assert not PayoutEvent.objects.filter(payout_id=pk).exists()
 
 
 def test_settle_leaves_payouts_that_are_no_longer_processing_alone(api):
@@ -170,7 +173,7 @@ def test_a_payout_sent_by_a_worker_that_died_before_recording_is_asked_about_not
     number, _ = next(iter(SANDBOX_FAILURES.items()))
     payout = create(api, number)
     [claimed] = payouts_claim(limit=10).payouts
-    SandboxRail().send([__import__("payouts.worker", fromlist=["_instruction"])._instruction(claimed)])  # then dies
+    SandboxRail().send([Instruction(claimed.public_id, claimed.amount, claimed.currency, number)])  # then dies
     spy = SpyRail()
     stats = PayoutWorker(rails=lambda livemode: spy, stale_after=NOW).run_once()
     assert spy.sent == []  # asked the rail instead
