@@ -67,13 +67,16 @@ def prepare_minimal(env: dict, rows: int) -> None:
     subprocess.run([sys.executable, "-m", "bench.minimal.prepare", "--rows", str(rows)], cwd=ROOT, env=env, check=True)
 
 
-def start_server(app: str, port: int, workers: int, env: dict, config: str | None = None) -> subprocess.Popen:
-    """gunicorn as bench/run.py starts it; config None reads ./gunicorn.conf.py (the project's)."""
+def start_server(
+    app: str, port: int, workers: int, env: dict, config: str | None = None, tree: Path = ROOT
+) -> subprocess.Popen:
+    """gunicorn as bench/run.py starts it, from `tree` (this one, or --baseline-tree); config None reads the
+    tree's ./gunicorn.conf.py (the project's)."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn), app, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
     if config:
         command += ["-c", config]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -96,6 +99,18 @@ ENDPOINTS = [
     ("project bare customer insert", "bare_insert", None, "min_insert", None),
     ("project bare page", "bare_page_first", None, "min_page_first", None),
     ("project bare payout insert", "bare_payout", None, "min_payout", None),
+    # With --baseline-tree: the same API served from another checkout (e.g. `git archive` of the last
+    # commit, unpacked in /tmp), in the same run against the same database.
+    ("baseline tree: POST /customers", "base_post", "bare_insert", "min_insert", 0.60),
+    ("baseline tree: GET /customers?limit=50", "base_page_first", "bare_page_first", "min_page_first", 0.65),
+    ("baseline tree: POST /payouts, no Idempotency-Key", "base_payout", "bare_payout", "min_payout", 0.45),
+]
+# (endpoint, this tree's scenario, the baseline tree's)
+TREE_COMPARISONS = [
+    ("POST /customers", "api_post", "base_post"),
+    ("GET /customers?limit=50", "api_page_first", "base_page_first"),
+    ("GET /customers depth 190,000", "api_page_deep", "base_page_deep"),
+    ("POST /payouts, no Idempotency-Key", "api_payout", "base_payout"),
 ]
 
 
@@ -106,6 +121,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server (default 2)")
     parser.add_argument("--only", default="", help="comma-separated scenario names to run (default: all)")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="another checkout of the project (with its own bench/) to serve the API from too, in the same run "
+        "(scenarios base_*): a change measured against the code before it",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench needs wrk: apt-get install wrk")
@@ -142,6 +163,15 @@ def main() -> None:
         "min_payout": (minimal, MINIMAL_KEY, lambda: payout_no_key_script("/payouts", payees)),
         "api_payout_key": (api, write_key, lambda: base.payout_script(payees)),
     }
+    if args.baseline_tree:
+        base_port = base.free_port()
+        tree_api = f"http://127.0.0.1:{base_port}"
+        scenarios |= {
+            "base_page_first": (f"{tree_api}/customers?limit=50", list_key, None),
+            "base_page_deep": (f"{tree_api}/customers?limit=50&startingAfter={data['deep_id']}", list_key, None),
+            "base_post": (f"{tree_api}/customers", write_key, base.CUSTOMER_BODY),
+            "base_payout": (tree_api, write_key, lambda: payout_no_key_script("/payouts", payees)),
+        }
     if args.only:
         scenarios = {name: scenario for name, scenario in scenarios.items() if name in args.only.split(",")}
     servers = [
@@ -150,6 +180,16 @@ def main() -> None:
             "bench.minimal.wsgi", minimal_port, args.workers, minimal_env, config="bench/minimal/gunicorn.conf.py"
         ),
     ]
+    if args.baseline_tree:
+        servers.append(
+            start_server(
+                "payoutsite.wsgi",
+                base_port,
+                args.workers,
+                {**os.environ, "LOG_LEVEL": "WARNING"},
+                tree=args.baseline_tree.resolve(),
+            )
+        )
     results: dict[str, list[dict]] = {name: [] for name in scenarios}
     try:
         for url, key, body in scenarios.values():  # warm-up: connections, caches, imports
@@ -209,9 +249,22 @@ def report(results: dict[str, list[dict]], args) -> None:
         ratios[label] = {"api": api, "bare": bare, "minimal": minimal, "vs_bare": vs_bare, "vs_minimal": vs_minimal}
         goal = f">= {target:.2f}" if target else ""
         print(f"{label:<48} {cell(vs_bare):>18} {cell(vs_minimal):>18}  {goal}")
+    tree_ratios = {}
+    for label, api, baseline in TREE_COMPARISONS:
+        if ratio := _ratio(results, api, baseline):
+            if not tree_ratios:
+                print(f"\n{'endpoint':<48} {'this tree vs baseline tree':>28}")
+            tree_ratios[label] = ratio
+            print(f"{label:<48} {cell(ratio):>28}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    report = {"args": vars(args), "summary": summary, "ratios": ratios, "rounds": results}
+    report = {
+        "args": {**vars(args), "baseline_tree": str(args.baseline_tree or "")},
+        "summary": summary,
+        "ratios": ratios,
+        "vs_baseline_tree": tree_ratios,
+        "rounds": results,
+    }
     (out / "minimal.json").write_text(json.dumps(report, indent=2))
 
 
