@@ -55,7 +55,14 @@ def customer_list(*, scope: Scope, params) -> Page:
     """A page of the scope's customers, newest first, filtered and paginated by the query string."""
     base = customers_in_scope(scope=scope)
     filtered, page = parse_list_query(CustomerFilter, params, base, id_prefix="cust")
-    return keyset_page(filtered, scope_queryset=base, cursor_pk=_cursor_pk(scope), page=page, fields=CUSTOMER_FIELDS)
+    return keyset_page(
+        filtered,
+        scope_queryset=base,
+        cursor_pk=_cursor_pk(scope),
+        page=page,
+        fields=CUSTOMER_FIELDS,
+        scope_values=(scope.merchant_id, scope.livemode),
+    )
 
 
 def _cursor_pk(scope: Scope) -> Callable[[str], RawSQL]:
@@ -97,4 +104,5 @@ def bank_account_list(*, customer: Customer, params) -> Page:
         page=page,
         fields=BANK_ACCOUNT_FIELDS,
         scope_columns=("customer_id",),
+        scope_values=(customer.pk,),
     )

@@ -44,4 +44,11 @@ def payout_list(*, scope: Scope, params) -> Page:
             [public_id, scope.merchant_id, scope.livemode],
         )
 
-    return keyset_page(filtered, scope_queryset=base, cursor_pk=cursor_pk, page=page, fields=PAYOUT_FIELDS)
+    return keyset_page(
+        filtered,
+        scope_queryset=base,
+        cursor_pk=cursor_pk,
+        page=page,
+        fields=PAYOUT_FIELDS,
+        scope_values=(scope.merchant_id, scope.livemode),
+    )
