@@ -1,7 +1,12 @@
-"""Request-Id on every response, and one access-log line per request carrying it."""
+"""Request-Id on every response, and one access-log line per request carrying it; the session, user and
+messages middleware for the back-office only."""
 
 import logging
 import time
+
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 
 from core.ids import new_public_id
 
@@ -27,3 +32,33 @@ class RequestIdMiddleware:
             (time.perf_counter() - started) * 1000,
         )
         return response
+
+
+# The paths served to people in a browser, with a session: the back-office and the API's docs. Everything
+# else is the API (a Bearer key on each request, no cookies) or a 404.
+BACK_OFFICE_PREFIXES = ("/admin/", "/docs", "/openapi.json")
+
+
+def is_back_office(request) -> bool:
+    return request.path_info.startswith(BACK_OFFICE_PREFIXES)
+
+
+class BackOfficeOnly:
+    """Mixed into a Django middleware: it runs for back-office paths only, and API requests skip it."""
+
+    def __call__(self, request):
+        if is_back_office(request):
+            return super().__call__(request)
+        return self.get_response(request)
+
+
+class BackOfficeSessionMiddleware(BackOfficeOnly, SessionMiddleware):
+    """Sessions for the back-office. An API request has none: no session object, no Vary: Cookie."""
+
+
+class BackOfficeAuthenticationMiddleware(BackOfficeOnly, AuthenticationMiddleware):
+    """request.user for the back-office. An API request is authenticated by its key (DRF), never a user."""
+
+
+class BackOfficeMessageMiddleware(BackOfficeOnly, MessageMiddleware):
+    """The admin's flash messages."""

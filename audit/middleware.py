@@ -8,7 +8,9 @@ class AuditMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = request.user  # a cookie-less API request has no session: no query
-        name = f"staff:{user.get_username()}" if user.is_authenticated else "anonymous"
+        # Back-office requests have a user (from their session); API requests have none (their key names
+        # their actor when it authenticates: api/authentication.py).
+        user = getattr(request, "user", None)
+        name = f"staff:{user.get_username()}" if user is not None and user.is_authenticated else "anonymous"
         with actor(name, path=request.path, request_id=getattr(request, "request_id", "")):
             return self.get_response(request)

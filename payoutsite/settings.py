@@ -109,12 +109,14 @@ MIDDLEWARE = [
     "api.chunked.ChunkedBodyMiddleware",  # a chunked body is read (or refused), never taken as empty
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and /docs assets, straight from gunicorn
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, user and messages middleware, for the back-office's paths only (api/middleware.py):
+    # an API request carries a key, never a cookie, and skips them.
+    "api.middleware.BackOfficeSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "api.middleware.BackOfficeAuthenticationMiddleware",
     "audit.middleware.AuditMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "api.middleware.BackOfficeMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -195,6 +197,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.FastJSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.renderers.JsonContentNegotiation",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -152,3 +152,64 @@ def test_a_failed_write_leaves_nothing_behind(api, monkeypatch):
     )
     assert error["type"] == "api_error"
     assert Customer.objects.count() == 0
+
+
+ACCEPT_HEADERS = [
+    None,
+    "*/*",
+    "application/json",
+    "",
+    "text/html",
+    "application/xml, text/html",
+    "application/json; indent=4",
+    "application/*",
+    "text/html;q=0.9, application/json;q=0.8",
+    "*/*;q=0.1",
+]
+
+
+@pytest.mark.parametrize("accept", ACCEPT_HEADERS)
+@pytest.mark.parametrize("query", ["", "?format=json", "?format=xml", "?format="])
+def test_content_negotiation_answers_as_drfs_own(accept, query):
+    """api.renderers.JsonContentNegotiation skips parsing the usual Accept headers; its answer, or its
+    refusal, is DRF's DefaultContentNegotiation's for every header."""
+    from rest_framework.negotiation import DefaultContentNegotiation
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from api.renderers import FastJSONRenderer, JsonContentNegotiation
+
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+
+    def outcome(negotiation):
+        request = Request(APIRequestFactory().get("/customers" + query, **headers))
+        try:
+            renderer, media_type = negotiation().select_renderer(request, [FastJSONRenderer()])
+        except Exception as error:
+            return type(error)
+        return type(renderer), media_type
+
+    assert outcome(JsonContentNegotiation) == outcome(DefaultContentNegotiation)
+
+
+@pytest.mark.parametrize("accept", ["text/html", ""])
+def test_a_non_json_accept_is_a_406(api, accept):
+    assert_error(api.get("/customers", headers={"Accept": accept}), 406, "not_acceptable")
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/json", "application/*"])
+def test_a_json_accept_is_answered(api, accept):
+    assert api.get("/customers", headers={"Accept": accept}).status_code == 200
+
+
+def test_an_api_request_carries_no_session(api, staff, db):
+    """The session, user and messages middleware run for the back-office only: an API response sets no
+    cookie and does not vary by one, even for a client holding a back-office session cookie."""
+    response = api.get("/customers")
+    assert response.status_code == 200
+    assert "Cookie" not in response.get("Vary", "")
+    assert not response.cookies
+    api.client.cookies = staff.cookies
+    response = api.get("/customers")
+    assert response.status_code == 200 and not response.cookies
+    assert staff.get("/admin/").status_code == 200  # the back-office still has its session

@@ -343,3 +343,19 @@ def test_install_refuses_a_write_error_it_does_not_know(monkeypatch):
     http_server.install()
     http_server.install()  # a second time (a HUP re-reads gunicorn.conf.py): nothing changes
     assert util.write_error is http_server.write_error
+
+
+def test_the_one_access_log_is_the_apps_and_gunicorns_own_errors_are_logged_with_their_request_id(caplog):
+    """gunicorn keeps no access log (it would log every request a second time, beside payoutsite.access);
+    an error gunicorn answers itself, which the app never sees, is logged with the Request-Id it sent."""
+    import logging
+    import runpy
+
+    from payoutsite.http_server import write_error
+
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["accesslog"] is None
+    ours, theirs = socket.socketpair()
+    with ours, theirs, caplog.at_level(logging.INFO, logger="payoutsite.access"):
+        write_error(ours, 431, "Request Header Fields Too Large", "Error parsing headers: 'x'")
+        _, headers, _ = parse_response(theirs.recv(65536))
+    assert f"request_id={headers['request-id']} status=431 answered_by=gunicorn" in caplog.messages
