@@ -154,7 +154,11 @@ if not DATABASE_URL:
     from payoutsite.devdb import database_url
 
     DATABASE_URL = database_url()
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
+# No health check (a `SELECT 1` round trip before each request's first query): a request that finds its
+# persistent connection dead (a PostgreSQL restart while it sat idle) answers 503 service_unavailable to
+# retry, as one caught mid-flight does, and the connection is replaced when the request ends
+# (payoutsite/tests/test_outage.py).
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=False)}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://…): the only engine supported.")
 # Each request is one transaction: an error anywhere in it (rendered by the API's exception handler,

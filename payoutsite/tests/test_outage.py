@@ -67,3 +67,33 @@ def test_an_outage_outside_the_api_views_is_a_503_too(staff):
     assert (response.status_code, response.json()) == (503, UNAVAILABLE)
     assert response["Retry-After"] == "1"
     close_old_connections()  # as the end of the request does in production
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("request_kind", ["post", "post_without_key", "get"])
+def test_a_connection_that_died_while_idle_answers_503_once_and_is_replaced(request_kind):
+    """No health check before each request (conn_health_checks off: a round trip less per request). The
+    first request on a persistent connection that PostgreSQL dropped while it sat idle (a restart between
+    two requests) fails at its first query: a 503 to retry, never a 500; the end of that request closes the
+    connection, and the next request opens a new one."""
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"] is False
+    api = ApiClient(make_merchant("Idle").test)
+    body = {"amount": "5.00", "currency": "ARS", "destinationCbu": make_cbu()}
+    send = {
+        "post": lambda: api.post("/payouts", body, headers={"Idempotency-Key": "idle-1"}),
+        "post_without_key": lambda: api.post("/payouts", body),
+        "get": lambda: api.get("/customers"),
+    }[request_kind]
+    assert send().status_code in (200, 201)
+    close_old_connections()  # the end of that request (the test client skips the signals production sends)
+
+    kill_this_session()  # while the connection sits idle between requests
+    close_old_connections()  # the start of the next request: no health check, the connection is kept
+    response = send()
+
+    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+    assert response["Retry-After"] == "1"
+    close_old_connections()  # its end: the connection had an error and is unusable, so it is closed
+    retried = send()
+    assert retried.status_code in (200, 201), retried.content
+    assert Payout.objects.count() == (1 if request_kind == "post" else 2 if request_kind == "post_without_key" else 0)
