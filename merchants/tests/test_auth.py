@@ -102,3 +102,22 @@ def test_key_shape(merchant):
 def test_openapi_and_docs_need_no_key(anon, db):
     assert anon.get("/openapi.json").status_code == 200
     assert anon.get("/docs").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_key_lookup_reads_what_a_request_needs_in_one_query(merchant, django_assert_num_queries):
+    """merchants.selectors makes the row an ApiKey itself (no raw()): the same values as the ORM reads, and
+    no second query for any of them."""
+    from merchants.selectors import _KEY_COLUMNS, api_key_authenticate
+
+    expires = timezone.now() + timedelta(days=1)
+    ApiKey.objects.filter(pk=merchant.test_key.pk).update(expires_at=expires, last_used_at=expires)
+    expected = ApiKey.objects.get(pk=merchant.test_key.pk)
+    with django_assert_num_queries(1):
+        key = api_key_authenticate(secret=merchant.test)
+        values = {name: getattr(key, name) for name in _KEY_COLUMNS}
+        scope = key.scope
+    assert values == {name: getattr(expected, name) for name in _KEY_COLUMNS}
+    assert values["expires_at"] == expires and values["expires_at"].tzinfo is not None
+    assert scope == expected.scope
+    assert key._state.db == "default" and not key._state.adding
