@@ -129,18 +129,13 @@ def _plain(status: int, code: str, message: str, type: str = INVALID_REQUEST) ->
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
-    """Render any exception in the error format; whatever the request wrote is rolled back."""
-    if getattr(context.get("view"), "request_is_atomic", True):
-        _rollback_request_transaction()
+    """Render any exception in the error format; whatever the request wrote is rolled back: the request's
+    own transaction (PATCH, DELETE: api/views.py) here; POSTs' transactions and batches already were."""
+    if getattr(context.get("view"), "in_request_transaction", False):
+        for connection in connections.all(initialized_only=True):
+            if connection.in_atomic_block:
+                connection.set_rollback(True)
     return _render(exc)
-
-
-def _rollback_request_transaction() -> None:
-    # As DRF's own handler does: the request's transaction (ATOMIC_REQUESTS) must not commit half a write.
-    # Views that manage their own transactions (POST routes) have already rolled back by now.
-    for connection in connections.all(initialized_only=True):
-        if connection.settings_dict["ATOMIC_REQUESTS"] and connection.in_atomic_block:
-            connection.set_rollback(True)
 
 
 def _render(exc: Exception) -> Response:

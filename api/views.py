@@ -1,4 +1,13 @@
-"""The base of every API viewset: reads outside transactions, writes inside one, POSTs idempotent."""
+"""The base of every API viewset, and the one transaction rule of the API, by HTTP method:
+
+- GET: no transaction. A read is one statement (plus the key's lookup), consistent on its own.
+- PATCH and DELETE: the whole request in one transaction (ApiViewSet.dispatch); an error rolls it back.
+- POST: through @idempotent. Creations (batched=True) send their writes, with their Idempotency-Key row, as
+  one batch that PostgreSQL runs as one transaction (core/db.py: no BEGIN/COMMIT round trips); other POSTs
+  (cancel) run in one transaction with their key's row.
+
+ATOMIC_REQUESTS is off: nothing depends on which routes share a URL pattern.
+"""
 
 from functools import wraps
 
@@ -11,18 +20,16 @@ from idempotency.services import parse_key, request_fingerprint, run_idempotentl
 
 
 class ApiViewSet(viewsets.ViewSet):
-    # False on routes that take a POST: see as_view. The error handler reads it.
-    request_is_atomic = True
+    ATOMIC_METHODS = frozenset({"PATCH", "PUT", "DELETE"})
+    # True while dispatch holds the request's transaction: the error handler then rolls it back.
+    in_request_transaction = False
 
-    @classmethod
-    def as_view(cls, actions=None, **initkwargs):
-        has_post = bool(actions and "post" in actions)
-        view = super().as_view(actions, request_is_atomic=not has_post, **initkwargs)
-        if has_post:
-            # A POST decides its own transactions (@idempotent): its writes and its Idempotency-Key row
-            # commit together, and creations need no explicit transaction at all.
-            view = transaction.non_atomic_requests(view)
-        return view
+    def dispatch(self, request, *args, **kwargs):
+        if request.method not in self.ATOMIC_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            self.in_request_transaction = True
+            return super().dispatch(request, *args, **kwargs)
 
 
 def idempotent(action=None, *, batched: bool = False):

@@ -161,9 +161,8 @@ if not DATABASE_URL:
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=False)}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://…): the only engine supported.")
-# Each request is one transaction: an error anywhere in it (rendered by the API's exception handler,
-# which marks it for rollback) leaves no half-written rows.
-DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# No ATOMIC_REQUESTS: the API's one transaction rule, by method, is in api/views.py; the back-office's
+# decisions are services, each its own transaction.
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

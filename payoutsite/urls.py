@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.contrib import admin
-from django.db import transaction
 from django.http import JsonResponse
 from django.urls import Resolver404, include, path, register_converter, resolve
 from django.views.decorators.csrf import csrf_exempt
@@ -39,7 +38,6 @@ register_converter(UnroutedConverter, "unrouted")
 
 
 @csrf_exempt  # it changes nothing: a POST to a stray path is a 404, as without this route, not a CSRF 403
-@transaction.non_atomic_requests  # and costs no database transaction (ATOMIC_REQUESTS)
 def unrouted(request, path: str):
     """The JSON 404 for a path no route takes, for every method. handler404 alone is not enough: with DEBUG
     on (make run) Django answers such paths with its HTML debug page, which lists every URL pattern."""

@@ -154,6 +154,23 @@ def test_a_failed_write_leaves_nothing_behind(api, monkeypatch):
     assert Customer.objects.count() == 0
 
 
+def test_a_patch_that_fails_after_writing_leaves_nothing_behind(api, create_customer, monkeypatch):
+    """PATCH and DELETE run in the request's transaction (api/views.py): an error after the write undoes it."""
+    from customers import views
+
+    customer = create_customer()
+    path = f"/customers/{customer['customerId']}"
+
+    def explode(customer):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "customer_to_dict", explode)
+    api.client.raise_request_exception = False
+    assert_error(api.patch(path, {"name": "Changed"}), 500, "internal_error")
+    monkeypatch.undo()
+    assert api.get(path).json()["name"] == customer["name"]
+
+
 ACCEPT_HEADERS = [
     None,
     "*/*",
