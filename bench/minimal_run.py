@@ -26,7 +26,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -65,27 +64,6 @@ def minimal_database_url(url: str) -> str:
 
 def prepare_minimal(env: dict, rows: int) -> None:
     subprocess.run([sys.executable, "-m", "bench.minimal.prepare", "--rows", str(rows)], cwd=ROOT, env=env, check=True)
-
-
-def start_server(
-    app: str, port: int, workers: int, env: dict, config: str | None = None, tree: Path = ROOT
-) -> subprocess.Popen:
-    """gunicorn as bench/run.py starts it, from `tree` (this one, or --baseline-tree); config None reads the
-    tree's ./gunicorn.conf.py (the project's)."""
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [str(gunicorn), app, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
-    if config:
-        command += ["-c", config]
-    process = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    sys.exit(f"gunicorn {app} did not start")
 
 
 # endpoint label, API scenario, project bare scenario, minimal scenario, target vs minimal
@@ -175,14 +153,14 @@ def main() -> None:
     if args.only:
         scenarios = {name: scenario for name, scenario in scenarios.items() if name in args.only.split(",")}
     servers = [
-        start_server("payoutsite.wsgi", port, args.workers, {**os.environ, "LOG_LEVEL": "WARNING"}),
-        start_server(
+        base.start_server("payoutsite.wsgi", port, args.workers, {**os.environ, "LOG_LEVEL": "WARNING"}),
+        base.start_server(
             "bench.minimal.wsgi", minimal_port, args.workers, minimal_env, config="bench/minimal/gunicorn.conf.py"
         ),
     ]
     if args.baseline_tree:
         servers.append(
-            start_server(
+            base.start_server(
                 "payoutsite.wsgi",
                 base_port,
                 args.workers,

@@ -137,13 +137,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
+def start_server(
+    app: str, port: int, workers: int, env: dict, config: str | None = None, tree: Path = ROOT
+) -> subprocess.Popen:
+    """gunicorn serving `app` from `tree` (this one, or --baseline-tree); config None reads the
+    tree's ./gunicorn.conf.py (the project's)."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(
-        [str(gunicorn), "payoutsite.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT,
-        env={**os.environ, "LOG_LEVEL": "WARNING"},
-    )
+    command = [str(gunicorn), app, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+    if config:
+        command += ["-c", config]
+    process = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -152,7 +155,11 @@ def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     process.kill()
-    sys.exit("gunicorn did not start")
+    sys.exit(f"gunicorn {app} did not start")
+
+
+def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
+    return start_server("payoutsite.wsgi", port, workers, {**os.environ, "LOG_LEVEL": "WARNING"})
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
