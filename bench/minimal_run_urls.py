@@ -36,8 +36,8 @@ def bare_payout_insert(request):
     payout = Payout.objects.create(
         merchant_id=int(request.GET["merchant"]),
         livemode=False,
-        customer_id=body["customerId"],
-        bank_account_id=request.GET["account"],
+        customer_public_id=body["customerId"],
+        bank_account_public_id=request.GET["account"],
         amount=Decimal(body["amount"]),
         currency=body["currency"],
         destination_ciphertext="bench",

@@ -72,7 +72,7 @@ class PayoutAdmin(AuditHistoryMixin, CsvExportMixin, ReadOnlyAdmin):
         ("currency", lambda p: p.currency),
         ("status", lambda p: p.status),
         ("failureCode", lambda p: p.failure_code),
-        ("customerId", lambda p: p.customer_id or ""),
+        ("customerId", lambda p: p.customer_public_id or ""),
         ("destination", lambda p: f"…{p.destination_last4}"),
         ("createdAt", lambda p: p.created_at.isoformat()),
     )

@@ -5,7 +5,7 @@ from payouts.models import Payout
 
 
 class PayoutFilter(FilterSet):
-    customerId = PublicIdFilter("cust", field_name="customer_id")
+    customerId = PublicIdFilter("cust", field_name="customer_public_id")
     status = ChoiceFilter(choices=Payout.Status.choices)
 
     class Meta:

@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from audit.tracking import tracked
+from core.fields import PublicIdForeignKey
 from core.ids import new_public_id
 from customers.models import BankAccount, Customer, now_to_the_second
 from merchants.models import Merchant
@@ -31,20 +32,16 @@ class Payout(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+", db_index=False)
     livemode = models.BooleanField()
     # Keyed on public ids, so responses and filters need no join.
-    customer = models.ForeignKey(
+    customer = PublicIdForeignKey(
         Customer,
-        to_field="public_id",
-        db_column="customer_public_id",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="payouts",
         db_index=False,
     )
-    bank_account = models.ForeignKey(
+    bank_account = PublicIdForeignKey(
         BankAccount,
-        to_field="public_id",
-        db_column="bank_account_public_id",
         null=True,
         blank=True,
         on_delete=models.PROTECT,

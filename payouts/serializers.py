@@ -58,8 +58,8 @@ class PayoutCreateInput(StrictInputSerializer):
 
     amount = AmountField()
     currency = SupportedValueField("ARS", code="unsupported_currency")
-    customerId = PublicIdField("cust", source="customer_id", required=False)
-    bankAccountId = PublicIdField("ba", source="bank_account_id", required=False)
+    customerId = PublicIdField("cust", source="customer_public_id", required=False)
+    bankAccountId = PublicIdField("ba", source="bank_account_public_id", required=False)
     destinationCbu = AccountNumberField(source="destination", required=False)
     description = StrictCharField(required=False, allow_blank=True, max_length=500, trim_whitespace=False)
     metadata = MetadataField(required=False)
@@ -108,8 +108,8 @@ def payout_representation(row: dict[str, Any]) -> dict[str, Any]:
         "amount": f"{row['amount']:.2f}",
         "currency": row["currency"],
         "status": row["status"],
-        "customerId": row["customer_id"],
-        "bankAccountId": row["bank_account_id"],
+        "customerId": row["customer_public_id"],
+        "bankAccountId": row["bank_account_public_id"],
         "destinationLast4": row["destination_last4"],
         "description": row["description"] or None,
         "metadata": row["metadata"],

@@ -50,8 +50,8 @@ class LivePayoutsDisabled(NotPermitted):
 class Destination:
     """Where a payout goes: public ids (None for a one-off) and the number as stored (encrypted)."""
 
-    customer_id: str | None
-    bank_account_id: str | None
+    customer_public_id: str | None
+    bank_account_public_id: str | None
     ciphertext: str
     key_id: str
     fingerprint: str
@@ -75,28 +75,28 @@ def _invalid(param: str, code: str, message: str) -> InvalidParameters:
 def resolve_destination(
     *,
     scope: Scope,
-    customer_id: str | None,
-    bank_account_id: str | None,
+    customer_public_id: str | None,
+    bank_account_public_id: str | None,
     destination: AccountNumber | None,
 ) -> Destination:
     """Where the money goes, from one of: customerId (its default account), customerId + bankAccountId,
     customerId + destinationCbu (must be one of its active accounts), or destinationCbu alone (one-off).
 
     Reads plain rows, not model instances: this runs on every payout."""
-    if customer_id is None:
-        if bank_account_id is not None:
+    if customer_public_id is None:
+        if bank_account_public_id is not None:
             raise _invalid("customerId", "parameter_missing", "bankAccountId needs the customerId it belongs to.")
         if destination is None:
             raise _invalid("destinationCbu", "parameter_missing", "Send customerId, destinationCbu, or both.")
         return _one_off(scope, destination)
-    if bank_account_id is not None:
-        account = _account(scope, customer_id, public_id=bank_account_id)
+    if bank_account_public_id is not None:
+        account = _account(scope, customer_public_id, public_id=bank_account_public_id)
         if destination is not None and crypto.fingerprint(destination.digits) != account.fingerprint:
             raise _invalid("destinationCbu", "destination_mismatch", "destinationCbu is not bankAccountId's number.")
     elif destination is not None:
-        account = _account(scope, customer_id, fingerprint=crypto.fingerprint(destination.digits))
+        account = _account(scope, customer_public_id, fingerprint=crypto.fingerprint(destination.digits))
     else:
-        account = _default_account(scope, customer_id)
+        account = _default_account(scope, customer_public_id)
     return account
 
 
@@ -105,8 +105,8 @@ def _one_off(scope: Scope, number: AccountNumber) -> Destination:
     if stop := stops.number_stop(scope=scope, fingerprint=fingerprint):
         raise _invalid("destinationCbu", stop.code, stop.message)
     return Destination(
-        customer_id=None,
-        bank_account_id=None,
+        customer_public_id=None,
+        bank_account_public_id=None,
         ciphertext=crypto.encrypt(number.digits),
         key_id=crypto.primary_key_id(),
         fingerprint=fingerprint,
@@ -114,15 +114,15 @@ def _one_off(scope: Scope, number: AccountNumber) -> Destination:
     )
 
 
-def _customers(scope: Scope, customer_id: str):
-    if not is_public_id(customer_id, "cust"):
-        raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
-    return customers_in_scope(scope=scope).filter(public_id=customer_id)
+def _customers(scope: Scope, customer_public_id: str):
+    if not is_public_id(customer_public_id, "cust"):
+        raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_public_id[:64]!r}.")
+    return customers_in_scope(scope=scope).filter(public_id=customer_public_id)
 
 
-def _destination(customer_id: str, row: tuple) -> Destination:
+def _destination(customer_public_id: str, row: tuple) -> Destination:
     public_id, _status, ciphertext, key_id, fingerprint, last4 = row
-    return Destination(customer_id, public_id, ciphertext, key_id, fingerprint, last4)
+    return Destination(customer_public_id, public_id, ciphertext, key_id, fingerprint, last4)
 
 
 # The customer and its default account's columns. Plain SQL: building it with the ORM took longer than
@@ -136,14 +136,14 @@ SELECT c.public_id, b.public_id, b.status, b.account_number_ciphertext, b.accoun
 """
 
 
-def _default_account(scope: Scope, customer_id: str) -> Destination:
+def _default_account(scope: Scope, customer_public_id: str) -> Destination:
     row = None
-    if is_public_id(customer_id, "cust"):
+    if is_public_id(customer_public_id, "cust"):
         with connection.cursor() as cursor:
-            cursor.execute(DEFAULT_ACCOUNT, [customer_id, scope.merchant_id, scope.livemode])
+            cursor.execute(DEFAULT_ACCOUNT, [customer_public_id, scope.merchant_id, scope.livemode])
             row = cursor.fetchone()
     if row is None:
-        raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
+        raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_public_id[:64]!r}.")
     _refuse_if_stopped(verification=row[7])
     if row[1] is None:
         raise _invalid("customerId", "no_default_bank_account", "This customer has no default bank account; add one.")
@@ -159,12 +159,12 @@ def _refuse_if_stopped(*, verification: str) -> None:
 
 
 def _account(
-    scope: Scope, customer_id: str, *, public_id: str | None = None, fingerprint: str | None = None
+    scope: Scope, customer_public_id: str, *, public_id: str | None = None, fingerprint: str | None = None
 ) -> Destination:
     """One of the customer's accounts that can be paid, by id or by number."""
-    customer = list(_customers(scope, customer_id).values_list("pk", "verification_status")[:1])
+    customer = list(_customers(scope, customer_public_id).values_list("pk", "verification_status")[:1])
     if not customer:
-        raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_id[:64]!r}.")
+        raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_public_id[:64]!r}.")
     customer_pk, verification = customer[0]
     _refuse_if_stopped(verification=verification)
     accounts = BankAccount.objects.filter(customer_id=customer_pk, status=BankAccount.Status.ACTIVE).exclude(
@@ -186,7 +186,7 @@ def _account(
                 "destination_mismatch",
                 "destinationCbu is not one of this customer's active accounts.",
             )
-    return _destination(customer_id, rows[0])
+    return _destination(customer_public_id, rows[0])
 
 
 SET_LAST_OUT = "UPDATE customers_customer SET last_out = %s WHERE public_id = %s"
@@ -197,8 +197,8 @@ def payout_create(
     scope: Scope,
     amount: Decimal,
     currency: str,
-    customer_id: str | None = None,
-    bank_account_id: str | None = None,
+    customer_public_id: str | None = None,
+    bank_account_public_id: str | None = None,
     destination: AccountNumber | None = None,
     description: str = "",
     metadata: dict[str, str] | None = None,
@@ -210,14 +210,17 @@ def payout_create(
             "Live payouts are not enabled on this platform yet: no bank rail is configured. Use a test key."
         )
     target = resolve_destination(
-        scope=scope, customer_id=customer_id, bank_account_id=bank_account_id, destination=destination
+        scope=scope,
+        customer_public_id=customer_public_id,
+        bank_account_public_id=bank_account_public_id,
+        destination=destination,
     )
     now = timezone.now()
     payout = Payout(
         merchant_id=scope.merchant_id,
         livemode=scope.livemode,
-        customer_id=target.customer_id,
-        bank_account_id=target.bank_account_id,
+        customer_public_id=target.customer_public_id,
+        bank_account_public_id=target.bank_account_public_id,
         amount=amount,
         currency=currency,
         destination_ciphertext=target.ciphertext,
@@ -228,11 +231,11 @@ def payout_create(
         metadata=metadata or {},
         updated_at=now,
     )
-    flag = review.changed_before_large_payout(target.bank_account_id, amount, now)
+    flag = review.changed_before_large_payout(target.bank_account_public_id, amount, now)
     with db.write_batch():  # one transaction, and in the API the request's one round trip of writes
         db.insert(payout)
-        if target.customer_id is not None:
-            db.execute(SET_LAST_OUT, (now, target.customer_id))
+        if target.customer_public_id is not None:
+            db.execute(SET_LAST_OUT, (now, target.customer_public_id))
         if flag:
             review.flag_changed_before_large_payout(flag)
     return payout
