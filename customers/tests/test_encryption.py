@@ -8,11 +8,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from core import crypto
-from customers.accounts import parse_account_number
 from customers.checks import check_account_number_keys
 from customers.models import BankAccount
-from customers.services import bank_account_add, bank_account_numbers_rotate_batch, customer_create
+from customers.services import bank_account_numbers_rotate_batch
 from customers.tests.factories import make_cbu
+from testsupport.factories import make_bank_account, make_customer
 
 OLD, NEW, STRANGER = (Fernet.generate_key().decode() for _ in range(3))
 
@@ -32,16 +32,10 @@ def keys(settings):
 
 @pytest.fixture
 def stored(keys, merchant) -> list[str]:
-    customer = customer_create(scope=merchant.test_key.scope, type="individual", name="A", country="AR")
+    customer = make_customer(merchant.test_key.scope, name="A")
     numbers = [make_cbu(account=f"{i:013d}") for i in range(5)]
     for number in numbers:
-        bank_account_add(
-            scope=merchant.test_key.scope,
-            customer_id=customer.public_id,
-            account_type="savings",
-            holder_name="A",
-            account_number=parse_account_number(number),
-        )
+        make_bank_account(merchant.test_key.scope, customer, number)
     return numbers
 
 

@@ -8,13 +8,13 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from core import crypto
 from customers.tests.factories import make_cbu
 from payouts.models import Payout, PayoutEvent, SandboxTransfer
 from payouts.rails import LIVE_RAILS, SANDBOX_FAILURES, Instruction, NoLiveRail, SandboxRail, rail_for
 from payouts.services import IllegalTransition, check_transition, payouts_claim, payouts_settle
 from payouts.worker import PayoutWorker
 from testsupport.api import make_merchant, run_at_once
+from testsupport.factories import make_pending_payouts
 
 NOW = timedelta(0)
 
@@ -202,27 +202,10 @@ def test_every_transition_is_recorded(api):
     assert all(e.created_at for e in events)
 
 
-def bulk_pending(merchant, count: int) -> None:
-    number = make_cbu()
-    ciphertext = crypto.encrypt(number)
-    Payout.objects.bulk_create(
-        Payout(
-            merchant=merchant.merchant,
-            livemode=False,
-            amount=Decimal("10.00"),
-            destination_ciphertext=ciphertext,
-            destination_key_id=crypto.primary_key_id(),
-            destination_fingerprint=crypto.fingerprint(number),
-            destination_last4=number[-4:],
-        )
-        for _ in range(count)
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_draining_1000_payouts_settle_each_exactly_once():
     merchant = make_merchant("Drain")
-    bulk_pending(merchant, 1000)
+    make_pending_payouts(merchant.test_key.scope, 1000)
     stats = run_at_once(2, lambda: PayoutWorker(batch_size=50).run_once())
     assert Counter(Payout.objects.values_list("status", flat=True)) == {"paid": 1000}
     assert sum(s.claimed for s in stats) == 1000 and all(s.claimed > 0 for s in stats)  # both took a share

@@ -8,10 +8,9 @@ from django.test.utils import CaptureQueriesContext
 
 from core.pagination import PageRequest, _orm_page, _prebuilt_page
 from customers import selectors as customer_selectors
-from customers.accounts import parse_account_number
-from customers.services import bank_account_add, customer_create
 from customers.tests.factories import make_cbu
 from testsupport.api import make_merchant
+from testsupport.factories import make_bank_account, make_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -44,12 +43,10 @@ def test_customer_pages_match_the_orm():
     ids = []
     for i in range(7):
         metadata = {"n": str(i), "nested": "x"} if i % 2 else {}
-        customer = customer_create(
-            scope=scope, type="individual", name=f"C {i}", country="AR", metadata=metadata, email=f"c{i}@example.com"
-        )
+        customer = make_customer(scope, name=f"C {i}", metadata=metadata, email=f"c{i}@example.com")
         ids.append(customer.public_id)
-    customer_create(scope=other.test_key.scope, type="individual", name="Elsewhere", country="AR")
-    customer_create(scope=keys.live_key.scope, type="individual", name="Live", country="AR")
+    make_customer(other.test_key.scope, name="Elsewhere")
+    make_customer(keys.live_key.scope, name="Live")
     ids.reverse()  # newest first
     base = customer_selectors.customers_in_scope(scope=scope)
     cursor_pk = customer_selectors._cursor_pk(scope)
@@ -73,17 +70,10 @@ def test_customer_pages_match_the_orm():
 def test_bank_account_pages_match_the_orm():
     keys = make_merchant("Accounts")
     scope = keys.test_key.scope
-    customer = customer_create(scope=scope, type="individual", name="Holder", country="AR")
+    customer = make_customer(scope, name="Holder")
     ids = []
     for i in range(5):
-        account = bank_account_add(
-            scope=scope,
-            customer_id=customer.public_id,
-            account_number=parse_account_number(make_cbu(account=f"{i + 1:013d}")),
-            account_type="savings",
-            holder_name="Holder",
-            metadata={"i": str(i)},
-        )
+        account = make_bank_account(scope, customer, make_cbu(account=f"{i + 1:013d}"), metadata={"i": str(i)})
         ids.append(account.public_id)
     ids.reverse()
     base = customer_selectors.bank_accounts_of(customer=customer)
@@ -101,7 +91,7 @@ def test_bank_account_pages_match_the_orm():
 
 def test_the_list_endpoint_sends_the_prebuilt_page(api, merchant):
     for i in range(3):
-        customer_create(scope=merchant.test_key.scope, type="individual", name=f"C {i}", country="AR")
+        make_customer(merchant.test_key.scope, name=f"C {i}")
     with CaptureQueriesContext(connection) as captured:
         body = api.get("/customers", {"limit": 2}).json()
     assert len(body["data"]) == 2 and body["hasMore"] is True
