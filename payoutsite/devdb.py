@@ -17,6 +17,7 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,8 +87,15 @@ def run(command: list[str], *, throwaway: bool) -> int:
         print(f"PostgreSQL (embedded, throwaway): {env['DATABASE_URL']}", flush=True)
     elif not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = database_url()
+    child = subprocess.Popen(command, env=env)
+    # Stopped by a signal (a CI timeout, Ctrl-C), stop the command too, then the throwaway server below:
+    # without this the server would outlive us.
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     try:
-        return subprocess.call(command, env=env)
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        return child.wait()
     finally:
         if server is not None:
             server.cleanup()  # stops it and deletes its data
