@@ -19,10 +19,8 @@ Reported per endpoint: req/s, p50/p99 (median over rounds), and the API's req/s 
 bench/results/minimal.json.
 """
 
-import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -93,12 +91,7 @@ TREE_COMPARISONS = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario (default 3)")
-    parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server (default 2)")
-    parser.add_argument("--only", default="", help="comma-separated scenario names to run (default: all)")
+    parser = base.load_parser(__doc__)
     parser.add_argument(
         "--baseline-tree",
         type=Path,
@@ -106,8 +99,7 @@ def main() -> None:
         "(scenarios base_*): a change measured against the code before it",
     )
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("bench needs wrk: apt-get install wrk")
+    base.require_wrk()
 
     minimal_env = {
         **os.environ,

@@ -243,16 +243,25 @@ def run_wrk(url: str, *, duration: int, connections: int, key: str | None, post_
     return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def load_parser(description: str) -> argparse.ArgumentParser:
+    """The options every load benchmark takes (this one and bench/minimal_run.py)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario (default 3)")
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server (default 2)")
     parser.add_argument("--only", default="", help="comma-separated scenario names to run (default: all)")
-    args = parser.parse_args()
+    return parser
+
+
+def require_wrk() -> None:
     if not shutil.which("wrk"):
         sys.exit("bench needs wrk: apt-get install wrk")
+
+
+def main() -> None:
+    args = load_parser(__doc__).parse_args()
+    require_wrk()
 
     setup_django()
     data = seed()

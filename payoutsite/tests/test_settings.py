@@ -115,7 +115,7 @@ def test_subprocesses_ignore_the_development_database_and_the_shells_settings(se
 
 @pytest.mark.parametrize(
     ("url", "message"),
-    [("", "DATABASE_URL must be set"), ("sqlite:///db.sqlite3", "DATABASE_URL must point at PostgreSQL")],
+    [("", "DATABASE_URL must be set"), ("mysql://user@db.internal/payouts", "DATABASE_URL must point at PostgreSQL")],
 )
 def test_production_needs_a_postgresql_database_url(url, message):
     result = manage("check", **{**PRODUCTION, "DATABASE_URL": url})
