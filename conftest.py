@@ -62,3 +62,13 @@ def create_customer(api):
         return response.json()
 
     return create
+
+
+@pytest.fixture
+def payee(api, create_customer) -> dict:
+    """The doc's customer with the doc's bank account (its default)."""
+    from customers.tests.factories import DOC_BANK_ACCOUNT
+
+    customer = create_customer()
+    account = api.post(f"/customers/{customer['customerId']}/bank-accounts", DOC_BANK_ACCOUNT).json()
+    return {**customer, "account": account}

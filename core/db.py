@@ -90,6 +90,17 @@ def insert(obj: models.Model) -> None:
     _run(statement, params)
 
 
+def insert_where(obj: models.Model, condition: str, params: tuple) -> None:
+    """INSERT one new model instance only where `condition` (SQL, with its own params) holds when the
+    statement runs; batched like insert()."""
+    statement, fields = _insert_statement(type(obj))
+    head, values = statement.split(" VALUES ", 1)
+    values_params = tuple(
+        field.get_db_prep_save(field.pre_save(obj, add=True), connection=connection) for field in fields
+    )
+    _run(f"{head} SELECT {values.strip()[1:-1]} WHERE {condition}", values_params + tuple(params))
+
+
 @cache
 def _insert_statement(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...]]:
     """The ORM's own INSERT for the model, built once (its text does not depend on the values)."""

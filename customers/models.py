@@ -177,6 +177,10 @@ class BankAccount(models.Model):
         return f"{self.public_id} (…{last4})"
 
     @property
+    def scope(self) -> Scope:
+        return Scope(merchant_id=self.merchant_id, livemode=self.livemode)
+
+    @property
     def can_receive_payouts(self) -> bool:
         return self.status == self.Status.ACTIVE and self.account_number_ciphertext != ""
 

@@ -9,10 +9,9 @@ from rest_framework.exceptions import ErrorDetail
 
 from api.serializers import MetadataField, PublicIdField, StrictCharField, StrictInputSerializer
 from customers import validation
-from customers.accounts import bank_name, normalize_tax_id
+from customers.accounts import normalize_tax_id
 from customers.countries import COUNTRY_CODES
 from customers.models import BankAccount, Customer
-from customers.selectors import BANK_ACCOUNT_FIELDS, CUSTOMER_FIELDS
 from customers.validation import FieldInvalid
 
 CUSTOMER_READ_ONLY = ("customerId", "livemode", "createdAt", "last_out", "defaultBankAccountId")
@@ -130,34 +129,6 @@ class CustomerOutput(serializers.Serializer):
 class CustomerListOutput(serializers.Serializer):
     data = CustomerOutput(many=True)
     hasMore = serializers.BooleanField()
-
-
-def iso_utc(value) -> str | None:
-    """2026-02-25T12:00:00Z, as the doc shows. Values are stored in UTC, to the second."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
-
-
-def customer_representation(row: dict[str, Any]) -> dict[str, Any]:
-    """The API shape of one customer, from a dict of CUSTOMER_FIELDS (a .values() row)."""
-    return {
-        "customerId": row["public_id"],
-        "type": row["type"],
-        "name": row["name"],
-        "email": row["email"] or None,
-        "country": row["country"],
-        "externalId": row["external_id"] or None,
-        "defaultBankAccountId": row["default_bank_account_id"],
-        "metadata": row["metadata"],
-        "createdAt": iso_utc(row["created_at"]),
-        "last_out": iso_utc(row["last_out"]),
-        "livemode": row["livemode"],
-    }
-
-
-def customer_to_dict(customer: Customer) -> dict[str, Any]:
-    return customer_representation({field: getattr(customer, field) for field in CUSTOMER_FIELDS})
 
 
 # Bank accounts
@@ -287,28 +258,3 @@ class BankAccountOutput(serializers.Serializer):
 class BankAccountListOutput(serializers.Serializer):
     data = BankAccountOutput(many=True)
     hasMore = serializers.BooleanField()
-
-
-def bank_account_representation(row: dict[str, Any], customer_public_id: str) -> dict[str, Any]:
-    return {
-        "bankAccountId": row["public_id"],
-        "customerId": customer_public_id,
-        "country": row["country"],
-        "currency": row["currency"],
-        "rail": row["rail"],
-        "accountNumberLast4": row["account_number_last4"] or None,
-        "accountType": row["account_type"],
-        "holderName": row["holder_name"],
-        "accountKind": row["account_kind"] or None,
-        "bankName": bank_name(row["entity_code"] or None),
-        "status": row["status"],
-        "metadata": row["metadata"],
-        "createdAt": iso_utc(row["created_at"]),
-        "livemode": row["livemode"],
-    }
-
-
-def bank_account_to_dict(account: BankAccount, customer_public_id: str) -> dict[str, Any]:
-    return bank_account_representation(
-        {field: getattr(account, field) for field in BANK_ACCOUNT_FIELDS}, customer_public_id
-    )

@@ -19,6 +19,12 @@ from api.views import ApiViewSet, idempotent
 from customers import selectors, services
 from customers.countries import COUNTRY_CODES
 from customers.models import BankAccount, Customer
+from customers.representations import (
+    bank_account_representation,
+    bank_account_to_dict,
+    customer_representation,
+    customer_to_dict,
+)
 from customers.serializers import (
     BankAccountCreateInput,
     BankAccountListOutput,
@@ -28,10 +34,6 @@ from customers.serializers import (
     CustomerListOutput,
     CustomerOutput,
     CustomerUpdateInput,
-    bank_account_representation,
-    bank_account_to_dict,
-    customer_representation,
-    customer_to_dict,
 )
 
 CUSTOMER_ID = id_parameter("customerId", "cust")

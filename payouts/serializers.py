@@ -10,9 +10,8 @@ from rest_framework import serializers
 
 from api.schema import SCHEMA_EXTRAS
 from api.serializers import MetadataField, PublicIdField, StrictCharField, StrictInputSerializer
-from customers.serializers import AccountNumberField, SupportedValueField, iso_utc
+from customers.serializers import AccountNumberField, SupportedValueField
 from payouts.models import Payout
-from payouts.selectors import PAYOUT_FIELDS
 
 AMOUNT_PATTERN = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?")
 
@@ -100,25 +99,3 @@ class PayoutOutput(serializers.Serializer):
 class PayoutListOutput(serializers.Serializer):
     data = PayoutOutput(many=True)
     hasMore = serializers.BooleanField()
-
-
-def payout_representation(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "payoutId": row["public_id"],
-        "amount": f"{row['amount']:.2f}",
-        "currency": row["currency"],
-        "status": row["status"],
-        "customerId": row["customer_public_id"],
-        "bankAccountId": row["bank_account_public_id"],
-        "destinationLast4": row["destination_last4"],
-        "description": row["description"] or None,
-        "metadata": row["metadata"],
-        "failureCode": row["failure_code"] or None,
-        "failureMessage": row["failure_message"] or None,
-        "createdAt": iso_utc(row["created_at"]),
-        "livemode": row["livemode"],
-    }
-
-
-def payout_to_dict(payout: Payout) -> dict[str, Any]:
-    return payout_representation({field: getattr(payout, field) for field in PAYOUT_FIELDS})

@@ -22,9 +22,12 @@ from customers import review
 from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
+from events.services import event_record, events_record
 from payouts import stops
 from payouts.models import Payout, PayoutEvent
 from payouts.rails import Outcome
+from payouts.representations import payout_to_dict
+from payouts.selectors import PAYOUT_FIELDS
 
 Status = Payout.Status
 
@@ -238,6 +241,7 @@ def payout_create(
             db.execute(SET_LAST_OUT, (now, target.customer_public_id))
         if flag:
             review.flag_changed_before_large_payout(flag)
+        event_record(scope=scope, type="payout.created", obj=payout_to_dict(payout))
     return payout
 
 
@@ -285,17 +289,32 @@ def _move(
             for p in payouts
         ]
     )
+    _record_events(payouts, from_status, to_status)
+
+
+def _record_events(payouts: list[Payout], from_status: str, to_status: str) -> None:
+    """payout.<new status> for each payout, in the transition's transaction, one batch per merchant and mode."""
+    by_scope: dict[Scope, list[Payout]] = {}
+    for payout in payouts:
+        by_scope.setdefault(Scope(merchant_id=payout.merchant_id, livemode=payout.livemode), []).append(payout)
+    for scope, group in by_scope.items():
+        events_record(scope=scope, type=f"payout.{to_status}", changes=[_change(p, from_status) for p in group])
+
+
+def _change(payout: Payout, from_status: str) -> tuple[dict, dict]:
+    shown = payout_to_dict(payout)
+    previous = {"status": from_status}
+    if payout.failure_code:  # a payout fails once, from no failure
+        previous |= {"failureCode": None, "failureMessage": None}
+    return shown, previous
 
 
 # The worker's transitions, in batches: one statement locks a batch, skipping rows another worker holds.
 
 WORKER_FIELDS = (
     "pk",
-    "public_id",
-    "livemode",
-    "amount",
-    "currency",
-    "status",
+    *PAYOUT_FIELDS,  # the events of a transition show the payout as the API does
+    "merchant_id",
     "destination_ciphertext",
     "processing_started_at",
 )

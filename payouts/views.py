@@ -16,13 +16,12 @@ from api.schema import (
 from api.views import ApiViewSet, idempotent
 from payouts import selectors, services
 from payouts.models import Payout
+from payouts.representations import payout_representation, payout_to_dict
 from payouts.serializers import (
     PayoutCancelInput,
     PayoutCreateInput,
     PayoutListOutput,
     PayoutOutput,
-    payout_representation,
-    payout_to_dict,
 )
 
 PAYOUT_ID = id_parameter("payoutId", "po")

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -102,6 +103,8 @@ INSTALLED_APPS = [
     "payouts",
     "idempotency",
     "compliance",
+    "django_tasks_db",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +225,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CustomerTypeEnum": "customers.models.Customer.Type",
         "ErrorTypeEnum": "api.serializers.ERROR_TYPES",
+        "WebhookEndpointStatusEnum": "events.models.WebhookEndpoint.Status",
+        "DeliveryStatusEnum": "events.models.Delivery.Status",
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -266,6 +271,41 @@ except InvalidOperation:
 COMPLIANCE_RECENT_CHANGE_HOURS = int(os.environ.get("COMPLIANCE_RECENT_CHANGE_HOURS", "72"))
 if COMPLIANCE_RECENT_CHANGE_HOURS < 1:
     raise ImproperlyConfigured("COMPLIANCE_RECENT_CHANGE_HOURS must be a whole number of hours, at least 1.")
+
+
+def env_seconds(name: str, default: float, minimum: float = 0) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        value = -1
+    if not value >= minimum:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, at least {minimum}.")
+    return value
+
+
+# Background work (python manage.py run_workers): Django's Tasks framework, stored in PostgreSQL
+# (django-tasks-db), so a task is enqueued in the transaction of the change that needs it.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["webhooks"],
+    }
+}
+# Webhook deliveries (events/): each attempt is cut at the timeout; failed attempts are retried with
+# exponential backoff and jitter, from the base delay doubling up to the cap, for the retry window (about
+# three days), after which an endpoint that never answered 2xx in that window is disabled.
+WEBHOOK_TIMEOUT_SECONDS = env_seconds("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.1)
+WEBHOOK_RETRY_BASE_SECONDS = env_seconds("WEBHOOK_RETRY_BASE_SECONDS", 10)
+WEBHOOK_RETRY_MAX_SECONDS = env_seconds("WEBHOOK_RETRY_MAX_SECONDS", 8 * 3600)
+WEBHOOK_RETRY_WINDOW_SECONDS = env_seconds("WEBHOOK_RETRY_WINDOW_SECONDS", 3 * 24 * 3600)
+# An attempt whose worker died is tried again this long after it started (it must exceed the timeout).
+WEBHOOK_LEASE_SECONDS = env_seconds("WEBHOOK_LEASE_SECONDS", 60, minimum=WEBHOOK_TIMEOUT_SECONDS + 1)
+# After a secret roll the previous secret keeps signing, beside the new one, for this long (default 24 h).
+WEBHOOK_SECRET_GRACE_SECONDS = env_seconds("WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600)
+# Events are kept at least this many days (python manage.py purge_events deletes older ones).
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
+if EVENT_RETENTION_DAYS < 30:
+    raise ImproperlyConfigured("EVENT_RETENTION_DAYS must be a whole number of days, at least 30.")
 
 # The audit trail (audit/): statement-level triggers, so a bulk write costs one trigger call, not one per
 # row; the actor is kept in each event (no shared context table to update); events cannot be changed.

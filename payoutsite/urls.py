@@ -49,6 +49,7 @@ def unrouted(request, path: str):
 urlpatterns = [
     path("", include("customers.urls")),
     path("", include("payouts.urls")),
+    path("", include("events.urls")),
     path("healthz", lambda request: JsonResponse({"ok": True}), name="healthz"),
     path("admin/", admin.site.urls),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),

@@ -13,7 +13,10 @@ from core.scope import Scope
 from customers import review, signals
 from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
-from customers.services.customers import UNSET, merge_metadata
+from customers.representations import bank_account_to_dict, customer_to_dict
+from customers.selectors import CUSTOMER_FIELDS
+from customers.services.customers import UNSET, customer_record_change, merge_metadata
+from events.services import changed, event_record
 
 
 class BankAccountExists(Conflict):
@@ -61,11 +64,16 @@ def bank_account_add(
         db.insert(account)
         if account.account_number_fingerprint:
             review.flag_shared_number(scope, account.account_number_fingerprint)
+        event_record(scope=scope, type="bank_account.created", obj=bank_account_to_dict(account, customer_id))
         if found.default_id is None and account.can_receive_payouts:
             db.update(
                 Customer.objects.filter(pk=found.customer_pk, default_bank_account__isnull=True),
                 default_bank_account_id=account.public_id,
             )
+            customer = Customer.objects.only(*CUSTOMER_FIELDS).get(pk=found.customer_pk)
+            before = customer_to_dict(customer)
+            customer.default_bank_account_id = account.public_id
+            customer_record_change(customer, before)
     return account
 
 
@@ -132,15 +140,20 @@ def bank_account_update(
     metadata: dict[str, str | None] = UNSET,
 ) -> BankAccount:
     account = BankAccount.objects.select_for_update().get(pk=account.pk)
-    changed = []
+    customer_id = account.customer.public_id
+    before = bank_account_to_dict(account, customer_id)
+    changed_fields = []
     if holder_name is not UNSET and holder_name != account.holder_name:
         account.holder_name, account.details_changed_at = holder_name, timezone.now()
-        changed += ["holder_name", "details_changed_at"]
+        changed_fields += ["holder_name", "details_changed_at"]
     if metadata is not UNSET:
         account.metadata = merge_metadata(account.metadata, metadata)
-        changed.append("metadata")
-    if changed:
-        account.save(update_fields=changed)
+        changed_fields.append("metadata")
+    if changed_fields:
+        account.save(update_fields=changed_fields)
+        after = bank_account_to_dict(account, customer_id)
+        if previous := changed(before, after):
+            event_record(scope=account.scope, type="bank_account.updated", obj=after, previous=previous)
     return account
 
 
@@ -154,8 +167,16 @@ def bank_account_disable(*, account: BankAccount) -> BankAccount:
         account.status = BankAccount.Status.DISABLED
         account.disabled_at = timezone.now()
         account.save(update_fields=["status", "disabled_at"])
+        event_record(
+            scope=account.scope,
+            type="bank_account.disabled",
+            obj=bank_account_to_dict(account, customer.public_id),
+            previous={"status": BankAccount.Status.ACTIVE.value},
+        )
     if customer.default_bank_account_id == account.public_id:
+        before = customer_to_dict(customer)
         customer.default_bank_account = None
         customer.save(update_fields=["default_bank_account"])
+        customer_record_change(customer, before)
     signals.bank_account_disabled.send(sender=BankAccount, account=account)
     return account

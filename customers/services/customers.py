@@ -12,7 +12,9 @@ from core.metadata import METADATA_MAX_KEYS
 from core.scope import Scope
 from customers import signals
 from customers.models import BankAccount, Customer
+from customers.representations import customer_to_dict
 from customers.selectors import customers_in_scope
+from events.services import changed, event_record
 
 UNSET: Any = object()
 
@@ -46,6 +48,7 @@ def customer_create(
         metadata=metadata or {},
     )
     db.insert(customer)  # in the API, with the request's other writes (core.db)
+    event_record(scope=scope, type="customer.created", obj=customer_to_dict(customer))
     return customer
 
 
@@ -114,27 +117,36 @@ def customer_update(
     default_bank_account_id: str | None = UNSET,
 ) -> Customer:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
-    changed = []
+    before = customer_to_dict(customer)
+    changed_fields = []
     if external_id is not UNSET:
         if external_id is not None:
             _refuse_taken_external_id(customer.scope, external_id, other_than=customer.pk)
         customer.external_id = external_id or ""
-        changed.append("external_id")
+        changed_fields.append("external_id")
     if name is not UNSET:
         customer.name = name
-        changed.append("name")
+        changed_fields.append("name")
     if email is not UNSET:
         customer.email = email or ""
-        changed.append("email")
+        changed_fields.append("email")
     if metadata is not UNSET:
         customer.metadata = merge_metadata(customer.metadata, metadata)
-        changed.append("metadata")
+        changed_fields.append("metadata")
     if default_bank_account_id is not UNSET:
         customer.default_bank_account = _default_candidate(customer, default_bank_account_id)
-        changed.append("default_bank_account")
-    if changed:
-        _save_customer(customer, changed)
+        changed_fields.append("default_bank_account")
+    if changed_fields:
+        _save_customer(customer, changed_fields)
+        customer_record_change(customer, before)
     return customer
+
+
+def customer_record_change(customer: Customer, before: dict[str, Any]) -> None:
+    """customer.updated, when what the API shows of the customer changed."""
+    after = customer_to_dict(customer)
+    if previous := changed(before, after):
+        event_record(scope=customer.scope, type="customer.updated", obj=after, previous=previous)
 
 
 def _save_customer(customer: Customer, changed: list[str]) -> None:

@@ -26,6 +26,12 @@ FUZZ_SECRET = "sk_test_" + "Fuzz" * 10
 # Every other 400 on a schema-valid request is a bug.
 SCHEMA_INEXPRESSIBLE = {
     "cursor_invalid",
+    # Webhook endpoint URLs: whether one parses, and where it resolves, is not a JSON Schema question.
+    "url_invalid",
+    "url_not_https",
+    "url_not_public",
+    "url_not_resolvable",
+    "webhook_endpoint_disabled",
     "parameter_conflict",
     "metadata_key_invalid",
     "invalid_default_bank_account",

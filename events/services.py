@@ -1,0 +1,235 @@
+"""Event and webhook writes: recording an event with the change it describes, webhook endpoints, resends.
+
+An event is written in the transaction (or write batch, core.db) of its change, and so is the task that
+fans it out to the merchant's endpoints: a rolled-back change leaves neither, a committed one has both.
+The fan-out task is only enqueued when the merchant has an endpoint listening for the type, decided by
+the database when the batch runs, so a request pays no extra round trip for it.
+"""
+
+import base64
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
+
+from core import crypto, db
+from core.errors import InvalidParameters
+from core.scope import Scope
+from events import tasks, urls_policy
+from events.models import Delivery, Event, WebhookEndpoint
+from events.types import ALL_EVENTS, EVENT_TYPES
+
+# The merchant has an enabled endpoint in this mode listening for the type (index endpoint_scope_page).
+LISTENING = """EXISTS (
+    SELECT 1 FROM events_webhookendpoint
+     WHERE merchant_id = %s AND livemode = %s AND deleted_at IS NULL AND status = 'enabled'
+       AND enabled_events && ARRAY[%s, '*']::varchar[])"""
+
+
+def event_record(*, scope: Scope, type: str, obj: dict[str, Any], previous: dict[str, Any] | None = None) -> Event:
+    """Record that `obj` (the resource as the API shows it now) was created or changed; `previous` holds
+    the old values of what changed. In the caller's transaction or write batch."""
+    event = _event(scope, type, obj, previous)
+    db.insert(event)
+    _enqueue_fan_out(scope, type, [event.public_id])
+    return event
+
+
+def events_record(*, scope: Scope, type: str, changes: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Many events of one type and scope at once (a worker's batch): one INSERT, one fan-out task."""
+    events = [_event(scope, type, obj, previous) for obj, previous in changes]
+    if events:
+        Event.objects.bulk_create(events)
+        _enqueue_fan_out(scope, type, [event.public_id for event in events])
+
+
+def _event(scope: Scope, type: str, obj: dict[str, Any], previous: dict[str, Any] | None) -> Event:
+    return Event(
+        merchant_id=scope.merchant_id,
+        livemode=scope.livemode,
+        type=type,
+        data={"object": obj, "previousAttributes": previous or {}},
+        created_at=timezone.now(),
+    )
+
+
+def _enqueue_fan_out(scope: Scope, type: str, event_ids: list[str]) -> None:
+    task = tasks.fan_out
+    row = DBTaskResult(
+        args_kwargs={"args": [event_ids], "kwargs": {}},
+        priority=task.priority,
+        task_path=task.module_path,
+        queue_name=task.queue_name,
+        run_after=get_date_max(),  # the backend's "no run_after": ready now
+        backend_name=task.backend,
+    )
+    db.insert_where(row, LISTENING, (scope.merchant_id, scope.livemode, type))
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """previousAttributes: the old value of every field that changed."""
+    return {name: value for name, value in before.items() if after.get(name) != value}
+
+
+# Webhook endpoints
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: whsec_ and 32 random bytes, base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _enabled_events(value: list[str]) -> list[str]:
+    unknown = [name for name in value if name != ALL_EVENTS and name not in EVENT_TYPES]
+    if unknown:
+        raise InvalidParameters.single(
+            "enabledEvents", "event_type_unknown", f"Unknown event type: {unknown[0][:64]!r}. See GET /events types."
+        )
+    if not value:
+        raise InvalidParameters.single("enabledEvents", "parameter_invalid", 'List at least one type, or ["*"].')
+    return sorted(set(value))
+
+
+def endpoint_create(
+    *, scope: Scope, url: str, enabled_events: list[str], description: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its signing secret (shown this once)."""
+    urls_policy.check_endpoint_url(url, livemode=scope.livemode)
+    secret = new_secret()
+    endpoint = WebhookEndpoint.objects.create(
+        merchant_id=scope.merchant_id,
+        livemode=scope.livemode,
+        url=url,
+        enabled_events=_enabled_events(enabled_events),
+        description=description,
+        secret_ciphertext=crypto.encrypt(secret),
+    )
+    return endpoint, secret
+
+
+UNSET: Any = object()
+
+
+@transaction.atomic
+def endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str = UNSET,
+    enabled_events: list[str] = UNSET,
+    description: str = UNSET,
+    status: str = UNSET,
+) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if url is not UNSET:
+        urls_policy.check_endpoint_url(url, livemode=endpoint.livemode)
+        endpoint.url = url
+    if enabled_events is not UNSET:
+        endpoint.enabled_events = _enabled_events(enabled_events)
+    if description is not UNSET:
+        endpoint.description = description
+    if status is not UNSET and status != endpoint.status:
+        endpoint.status = status
+        enabled = status == WebhookEndpoint.Status.ENABLED
+        endpoint.disabled_reason = "" if enabled else "merchant"
+        endpoint.disabled_at = None if enabled else timezone.now()
+    endpoint.save()
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Gone from the API; kept (with its deliveries) for the back-office. Pending deliveries stop."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(deleted_at=timezone.now())
+    endpoint.deleted_at = timezone.now()
+
+
+@transaction.atomic
+def endpoint_roll_secret(*, endpoint: WebhookEndpoint) -> tuple[WebhookEndpoint, str]:
+    """A new secret; the current one keeps signing beside it for WEBHOOK_SECRET_GRACE_SECONDS."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    secret = new_secret()
+    endpoint.previous_secret_ciphertext = endpoint.secret_ciphertext
+    endpoint.previous_secret_expires_at = timezone.now() + timedelta(seconds=settings.WEBHOOK_SECRET_GRACE_SECONDS)
+    endpoint.secret_ciphertext = crypto.encrypt(secret)
+    endpoint.save()
+    return endpoint, secret
+
+
+def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and the previous one in its grace period."""
+    found = [crypto.decrypt(endpoint.secret_ciphertext)]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret_ciphertext and expires is not None and expires > timezone.now():
+        found.append(crypto.decrypt(endpoint.previous_secret_ciphertext))
+    return found
+
+
+# Deliveries
+
+
+def endpoints_listening(event: Event) -> list[WebhookEndpoint]:
+    return list(
+        WebhookEndpoint.objects.filter(
+            merchant_id=event.merchant_id,
+            livemode=event.livemode,
+            deleted_at__isnull=True,
+            status=WebhookEndpoint.Status.ENABLED,
+            enabled_events__overlap=[event.type, ALL_EVENTS],
+        )
+    )
+
+
+@transaction.atomic
+def deliveries_create(*, event: Event, endpoints: list[WebhookEndpoint]) -> list[Delivery]:
+    """One delivery of the event to each endpoint, each with the task of its first attempt."""
+    deliveries = Delivery.objects.bulk_create(
+        [Delivery(event=event, endpoint=endpoint, next_attempt_at=timezone.now()) for endpoint in endpoints]
+    )
+    for delivery in deliveries:
+        delivery.next_task_id = tasks.deliver.enqueue(delivery.pk, 1).id
+    Delivery.objects.bulk_update(deliveries, ["next_task_id"])
+    return deliveries
+
+
+def deliveries_fan_out(*, event_ids: list[str]) -> int:
+    """The fan-out task's work: a delivery per listening endpoint for each event. How many it made."""
+    made = 0
+    for event in Event.objects.filter(public_id__in=event_ids).order_by("id"):
+        endpoints = endpoints_listening(event)
+        if endpoints:
+            made += len(deliveries_create(event=event, endpoints=endpoints))
+    return made
+
+
+def event_resend(*, event: Event, endpoint: WebhookEndpoint | None = None) -> list[Delivery]:
+    """Deliver the event again, as a new delivery: to one endpoint of the merchant's (enabled, whatever
+    it listens to), or to every enabled endpoint listening for its type."""
+    if endpoint is not None:
+        if endpoint.status != WebhookEndpoint.Status.ENABLED:
+            raise InvalidParameters.single(
+                "webhookEndpointId", "webhook_endpoint_disabled", "Enable the endpoint before resending to it."
+            )
+        return deliveries_create(event=event, endpoints=[endpoint])
+    return deliveries_create(event=event, endpoints=endpoints_listening(event))
+
+
+def events_purge(*, older_than_days: int, batch_size: int = 5000) -> int:
+    """Delete events (and their deliveries) older than the retention; never fewer than 30 days kept."""
+    days = max(older_than_days, 30)
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            pks = list(
+                Event.objects.filter(created_at__lt=cutoff).order_by("id").values_list("pk", flat=True)[:batch_size]
+            )
+            if not pks:
+                return deleted
+            Delivery.objects.filter(event_id__in=pks).delete()
+            Event.objects.filter(pk__in=pks).delete()
+        deleted += len(pks)

@@ -1,0 +1,15 @@
+"""The event types a merchant can receive, and subscribe to ("*": all of them, including later ones)."""
+
+EVENT_TYPES = (
+    "customer.created",
+    "customer.updated",
+    "bank_account.created",
+    "bank_account.updated",
+    "bank_account.disabled",
+    "payout.created",
+    "payout.processing",
+    "payout.paid",
+    "payout.failed",
+    "payout.canceled",
+)
+ALL_EVENTS = "*"
