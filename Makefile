@@ -22,7 +22,7 @@ run: install
 	if [ -z "$${DATABASE_URL:-}" ]; then DATABASE_URL=$$($(PY) -m payoutsite.devdb url) || exit 1; fi; \
 	export DATABASE_URL; \
 	$(PY) manage.py migrate --noinput && $(PY) manage.py ensure_demo_merchant || exit 1; \
-	$(PY) manage.py process_payouts --poll 1 & worker=$$!; \
+	$(PY) manage.py run_workers & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 

@@ -1,15 +1,15 @@
 """The compliance roles, as Django groups. Staff without one see nothing in the back-office.
 
-- Compliance analyst: views everything (merchants, keys, customers, bank accounts, payouts) and
-  verifies or rejects customers; changes no money or account field.
+- Compliance analyst: views everything (merchants, keys, customers, bank accounts, payouts, events and
+  webhook deliveries), verifies or rejects customers and resends events; changes no money or account field.
 - Compliance admin: the same, plus key management (revoke and roll merchants' API keys) and revealing a
   full account number (each reveal is in the audit trail).
 """
 
 ANALYST = "Compliance analyst"
 ADMIN = "Compliance admin"
-AUDITED_APPS = ("merchants", "customers", "payouts")
-ANALYST_EXTRA = (("customers", "verify_customer"),)
+AUDITED_APPS = ("merchants", "customers", "payouts", "events")
+ANALYST_EXTRA = (("customers", "verify_customer"), ("events", "resend_event"))
 ADMIN_EXTRA = (("merchants", "change_apikey"), ("customers", "reveal_account_number"))
 
 

@@ -35,6 +35,7 @@ class Event(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        permissions = [("resend_event", "Can resend an event to its webhook endpoints")]
         indexes = [
             # GET /events pages (scope, newest first) and its type filter; the purge walks created_at.
             models.Index(fields=["merchant", "livemode", "-id"], name="event_scope_page"),

@@ -15,7 +15,6 @@ class EnabledEventsField(serializers.ListField):
     def __init__(self, **kwargs):
         super().__init__(
             child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES),
-            allow_empty=False,
             min_length=1,
             max_length=len(EVENT_TYPE_CHOICES),
             source="enabled_events",

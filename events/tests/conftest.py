@@ -24,6 +24,12 @@ class Receiver:
     answers: list[int | str] = field(default_factory=list)
     released: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, predicate, timeout: float = 60) -> bool:
+        """Until predicate(requests) holds (woken by each request), or the timeout."""
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self.requests), timeout)
 
 
 @pytest.fixture
@@ -34,7 +40,9 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             target: Receiver = state["receiver"]
-            target.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+            with target.changed:
+                target.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                target.changed.notify_all()
             target.arrived.set()
             answer = target.answers.pop(0) if target.answers else 200
             if answer == "hang":

@@ -1,5 +1,7 @@
 """Events through the API: each change records its event once, in its own transaction, with what changed."""
 
+import io
+
 import pytest
 from django_tasks_db.models import DBTaskResult
 
@@ -150,3 +152,19 @@ def test_events_are_scoped_by_merchant_and_mode(api, other_api, live_api, create
         response = client.get(f"/events/{event_id}")
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "resource_missing"
+
+
+def test_purge_deletes_only_events_past_the_retention(api, create_customer):
+    from datetime import timedelta
+
+    from django.core.management import CommandError, call_command
+    from django.utils import timezone
+
+    create_customer()
+    create_customer()
+    old, new = Event.objects.order_by("id")
+    Event.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    call_command("purge_events", stdout=io.StringIO())
+    assert list(Event.objects.values_list("pk", flat=True)) == [new.pk]
+    with pytest.raises(CommandError, match="at least 30"):
+        call_command("purge_events", "--days", "7")

@@ -24,6 +24,19 @@ OPERATIONS = {
     ("/payouts", "post"): {"201", "400", "401", "403", "409", "413", "415", "422", *BODY},
     ("/payouts/{payoutId}", "get"): {"200", "400", "401", "404", *ANY},
     ("/payouts/{payoutId}/cancel", "post"): {"200", "400", "401", "404", "409", "413", "415", "422", *BODY},
+    ("/events", "get"): {"200", "400", "401", *ANY},
+    ("/events/{eventId}", "get"): {"200", "400", "401", "404", *ANY},
+    ("/events/{eventId}/resend", "post"): {"200", "400", "401", "404", "409", "413", "415", "422", *BODY},
+    ("/webhook-endpoints", "get"): {"200", "400", "401", *ANY},
+    ("/webhook-endpoints", "post"): {"201", "400", "401", "409", "413", "415", "422", *BODY},
+    ("/webhook-endpoints/{webhookEndpointId}", "get"): {"200", "400", "401", "404", *ANY},
+    ("/webhook-endpoints/{webhookEndpointId}", "patch"): {"200", "400", "401", "404", "413", "415", *BODY},
+    ("/webhook-endpoints/{webhookEndpointId}", "delete"): {"200", "400", "401", "404", *ANY},
+    (
+        "/webhook-endpoints/{webhookEndpointId}/roll-secret",
+        "post",
+    ): {"200", "400", "401", "404", "409", "413", "415", "422", *BODY},
+    ("/webhook-endpoints/{webhookEndpointId}/deliveries", "get"): {"200", "400", "401", "404", *ANY},
 }
 
 

@@ -1,0 +1,175 @@
+"""Webhook deliveries to a real receiver on 127.0.0.1, run by django-tasks-db's own worker."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from standardwebhooks import Webhook
+
+from events import urls_policy
+from events.models import Delivery, WebhookEndpoint
+from testsupport.databases import running_test_database_url
+from testsupport.tasks import run_tasks
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def endpoint(api, url: str, events=("*",)) -> dict:
+    response = api.post("/webhook-endpoints", {"url": url, "enabledEvents": list(events)})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def verified(request, secret: str) -> dict:
+    return Webhook(secret).verify(request.body, request.headers)
+
+
+def test_a_delivery_is_signed_the_standard_webhooks_way(api, create_customer, receiver):
+    hook = endpoint(api, receiver.url)
+    customer = create_customer()
+    run_tasks()
+    (request,) = receiver.requests
+    event = verified(request, hook["secret"])
+    assert event["type"] == "customer.created"
+    assert event["data"]["object"] == customer
+    assert request.headers["webhook-id"] == event["eventId"]
+    assert api.get(f"/events/{event['eventId']}").json() == event
+
+
+def test_a_receiver_failing_three_times_gets_it_once_more_after_each_then_no_more(
+    api, create_customer, receiver, fast_retries
+):
+    hook = endpoint(api, receiver.url)
+    receiver.answers = [500, 503, 404]
+    create_customer()
+    run_tasks()
+    assert len(receiver.requests) == 4
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
+    for request in receiver.requests:
+        verified(request, hook["secret"])
+    run_tasks()
+    assert len(receiver.requests) == 4
+    (delivery,) = api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}/deliveries").json()["data"]
+    assert delivery["status"] == "succeeded"
+    assert [a["statusCode"] for a in delivery["attempts"]] == [500, 503, 404, 200]
+    assert [a["succeeded"] for a in delivery["attempts"]] == [False, False, False, True]
+    assert delivery["attempts"][3]["responseExcerpt"] == "ok"
+    assert not DBTaskResult.objects.filter(status="READY").exists()
+
+
+def test_a_failed_attempt_waits_its_backoff(api, create_customer, receiver):
+    endpoint(api, receiver.url)
+    receiver.answers = [500]
+    create_customer()
+    run_tasks()
+    assert len(receiver.requests) == 1
+    delivery = Delivery.objects.get()
+    assert delivery.status == "pending" and delivery.attempts == 1
+    retry = DBTaskResult.objects.get(pk=delivery.next_task_id)
+    assert retry.status == "READY" and retry.run_after > timezone.now()
+
+
+def test_a_receiver_that_hangs_is_cut_at_the_timeout(api, create_customer, receiver, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
+    hook = endpoint(api, receiver.url)
+    receiver.answers = ["hang"]
+    create_customer()
+    run_tasks()
+    (delivery,) = api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}/deliveries").json()["data"]
+    assert delivery["status"] == "pending"
+    assert [(a["statusCode"], a["error"]) for a in delivery["attempts"]] == [(None, "timeout")]
+
+
+def test_a_rolled_secret_signs_beside_the_old_one_for_the_grace_period(api, create_customer, receiver):
+    hook = endpoint(api, receiver.url)
+    rolled = api.post(f"/webhook-endpoints/{hook['webhookEndpointId']}/roll-secret").json()
+    assert rolled["secret"] != hook["secret"]
+    assert "secret" not in api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}").json()
+    create_customer()
+    run_tasks()
+    (request,) = receiver.requests
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    assert verified(request, hook["secret"]) == verified(request, rolled["secret"])
+    WebhookEndpoint.objects.update(previous_secret_expires_at=timezone.now())
+    create_customer()
+    run_tasks()
+    later = receiver.requests[1]
+    assert len(later.headers["webhook-signature"].split(" ")) == 1
+    verified(later, rolled["secret"])
+
+
+def test_a_live_url_that_now_resolves_to_loopback_is_refused_at_delivery(
+    live_api, merchant, receiver, monkeypatch, live_payouts_enabled
+):
+    port = receiver.url.split(":")[2].split("/")[0]
+    public = monkeypatch.context()
+    with public as patch:
+        patch.setattr(urls_policy, "resolve", lambda host, port: ("93.184.215.14",))
+        hook = endpoint(live_api, f"https://hooks.example.com:{port}/x")
+    monkeypatch.setattr(urls_policy, "resolve", lambda host, port: ("127.0.0.1",))
+    live_api.post("/customers", {"type": "individual", "name": "A", "country": "AR"})
+    run_tasks()
+    assert receiver.requests == []
+    (delivery,) = live_api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}/deliveries").json()["data"]
+    assert delivery["attempts"][0]["error"] == "url_not_public"
+
+
+def test_resend_delivers_again_as_a_new_delivery(api, create_customer, receiver):
+    hook = endpoint(api, receiver.url)
+    create_customer()
+    run_tasks()
+    event_id = receiver.requests[0].headers["webhook-id"]
+    response = api.post(f"/events/{event_id}/resend", {"webhookEndpointId": hook["webhookEndpointId"]})
+    assert response.status_code == 200 and response.json()["eventId"] == event_id
+    run_tasks()
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [event_id, event_id]
+    deliveries = api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}/deliveries").json()["data"]
+    assert [d["status"] for d in deliveries] == ["succeeded", "succeeded"]
+
+
+def test_an_endpoint_failing_for_the_whole_window_is_disabled(api, create_customer, receiver, settings):
+    settings.WEBHOOK_RETRY_WINDOW_SECONDS = 0  # every failure is the last of its window
+    hook = endpoint(api, receiver.url)
+    receiver.answers = [500]
+    create_customer()
+    run_tasks()
+    shown = api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}").json()
+    assert (shown["status"], shown["disabledReason"]) == ("disabled", "failing")
+    (delivery,) = api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}/deliveries").json()["data"]
+    assert delivery["status"] == "failed"
+    create_customer()
+    run_tasks()
+    assert len(receiver.requests) == 1
+
+
+def test_a_worker_killed_mid_delivery_delivers_later(api, create_customer, receiver):
+    hook = endpoint(api, receiver.url)
+    receiver.answers = ["hang"]
+    create_customer()
+    env = {**os.environ, "DATABASE_URL": running_test_database_url(), "WEBHOOK_TIMEOUT_SECONDS": "20"}
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--no-reload", "--no-startup-delay"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert receiver.arrived.wait(30), "the worker never called the receiver"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    assert Delivery.objects.get().attempts == 0
+    # The lease (the task that repeats the attempt) is due WEBHOOK_LEASE_SECONDS after it started; make it due.
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    run_tasks()
+    assert len(receiver.requests) == 2
+    assert receiver.requests[0].headers["webhook-id"] == receiver.requests[1].headers["webhook-id"]
+    verified(receiver.requests[1], hook["secret"])
+    assert Delivery.objects.get().status == "succeeded"
