@@ -60,6 +60,7 @@ def start_receiver() -> tuple[subprocess.Popen, str]:
 
 def enqueue(endpoint, count: int) -> None:
     """count events, each with its delivery and first attempt's task, committed together."""
+    import orjson
     from django.db import transaction
 
     from events.models import Event
@@ -72,7 +73,7 @@ def enqueue(endpoint, count: int) -> None:
                     merchant_id=endpoint.merchant_id,
                     livemode=False,
                     type="payout.paid",
-                    data={"object": {"payoutId": f"po_{i:024d}", "amount": "5000.00"}, "previousAttributes": {}},
+                    data=orjson.dumps({"object": {"payoutId": f"po_{i:024d}"}, "previousAttributes": {}}).decode(),
                 )
                 for i in range(count)
             ]

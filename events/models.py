@@ -30,8 +30,9 @@ class Event(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+", db_index=False)
     livemode = models.BooleanField()
     type = models.CharField(max_length=40)
-    # {"object": the resource as the API returned it then, "previousAttributes": what changed, old values}
-    data = models.JSONField()
+    # {"object": the resource as the API returned it then, "previousAttributes": what changed, old values},
+    # as JSON text: jsonb would reorder the keys, and the object is shown exactly as the API showed it.
+    data = models.TextField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -3,6 +3,8 @@ Each takes a dict of the selectors' field tuple (a .values() row)."""
 
 from typing import Any
 
+import orjson
+
 from core.rendering import iso_utc
 
 EVENT_FIELDS = ("public_id", "type", "created_at", "livemode", "data")
@@ -29,7 +31,7 @@ def event_representation(event: dict[str, Any]) -> dict[str, Any]:
         "type": event["type"],
         "createdAt": iso_utc(event["created_at"]),
         "livemode": event["livemode"],
-        "data": event["data"],
+        "data": orjson.loads(event["data"]),
     }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -53,7 +54,7 @@ def _event(scope: Scope, type: str, obj: dict[str, Any], previous: dict[str, Any
         merchant_id=scope.merchant_id,
         livemode=scope.livemode,
         type=type,
-        data={"object": obj, "previousAttributes": previous or {}},
+        data=orjson.dumps({"object": obj, "previousAttributes": previous or {}}).decode(),
         created_at=timezone.now(),
     )
 

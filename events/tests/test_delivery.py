@@ -38,6 +38,7 @@ def test_a_delivery_is_signed_the_standard_webhooks_way(api, create_customer, re
     event = verified(request, hook["secret"])
     assert event["type"] == "customer.created"
     assert event["data"]["object"] == customer
+    assert list(event["data"]["object"]) == list(customer), "in the API's order, as the API showed it"
     assert request.headers["webhook-id"] == event["eventId"]
     assert api.get(f"/events/{event['eventId']}").json() == event
 
