@@ -20,6 +20,8 @@ FIELD_CODES = {
     "surrogate_characters_not_allowed": "parameter_invalid_characters",
     "not_a_dict": "parameter_invalid",
     "invalid_type": "parameter_invalid_type",
+    "not_a_list": "parameter_invalid_type",
+    "empty": "parameter_too_short",
 }
 
 
