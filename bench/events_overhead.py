@@ -75,7 +75,8 @@ def main() -> None:
                 results[name].append(
                     base.run_wrk(url, duration=args.duration, connections=args.connections, key=key, post_body=body)
                 )
-            print(f"round {round_number + 1}/{args.rounds}", flush=True)
+            figures = ", ".join(f"{name} {runs[-1]['rps']:.0f}" for name, runs in results.items())
+            print(f"round {round_number + 1}/{args.rounds} (req/s): {figures}", flush=True)
     finally:
         for server in servers:
             server.terminate()
