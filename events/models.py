@@ -33,6 +33,8 @@ class Event(models.Model):
     # {"object": the resource as the API returned it then, "previousAttributes": what changed, old values},
     # as JSON text: jsonb would reorder the keys, and the object is shown exactly as the API showed it.
     data = models.TextField()
+    # Its deliveries were made (events.services.deliveries_fan_out): a repeated fan-out task skips it.
+    fanned_out = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

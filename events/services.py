@@ -198,12 +198,24 @@ def deliveries_create(*, event: Event, endpoints: list[WebhookEndpoint]) -> list
 
 
 def deliveries_fan_out(*, event_ids: list[str]) -> int:
-    """The fan-out task's work: a delivery per listening endpoint for each event. How many it made."""
+    """The fan-out task's work: a delivery per listening endpoint for each event not yet fanned out; how
+    many it made. As for an attempt (events.delivering), the task that would repeat it is enqueued first
+    and dropped in the transaction that does the work: a worker killed midway loses nothing."""
+    lease = tasks.fan_out.using(run_after=timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS))
+    lease_id = lease.enqueue(event_ids).id
     made = 0
-    for event in Event.objects.filter(public_id__in=event_ids).order_by("id"):
-        endpoints = endpoints_listening(event)
-        if endpoints:
-            made += len(deliveries_create(event=event, endpoints=endpoints))
+    with transaction.atomic():
+        events = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(public_id__in=event_ids, fanned_out=False)
+            .order_by("id")
+        )
+        for event in events:
+            endpoints = endpoints_listening(event)
+            if endpoints:
+                made += len(deliveries_create(event=event, endpoints=endpoints))
+        Event.objects.filter(pk__in=[event.pk for event in events]).update(fanned_out=True)
+        DBTaskResult.objects.filter(pk=lease_id, status="READY").delete()
     return made
 
 

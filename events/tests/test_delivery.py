@@ -174,3 +174,25 @@ def test_a_worker_killed_mid_delivery_delivers_later(api, create_customer, recei
     assert receiver.requests[0].headers["webhook-id"] == receiver.requests[1].headers["webhook-id"]
     verified(receiver.requests[1], hook["secret"])
     assert Delivery.objects.get().status == "succeeded"
+
+
+def test_a_fan_out_that_dies_midway_is_done_again_and_only_once(api, create_customer, receiver, monkeypatch):
+    from events import services
+
+    endpoint(api, receiver.url)
+    listening = services.endpoints_listening
+
+    def dies(event):
+        raise RuntimeError("worker lost mid fan-out")
+
+    monkeypatch.setattr(services, "endpoints_listening", dies)
+    create_customer()
+    run_tasks()
+    assert Delivery.objects.count() == 0
+    monkeypatch.setattr(services, "endpoints_listening", listening)
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())  # the lease, made due
+    run_tasks()
+    event_ids = [receiver.requests[0].headers["webhook-id"]]
+    assert services.deliveries_fan_out(event_ids=event_ids) == 0  # a repeated fan-out makes nothing
+    run_tasks()
+    assert len(receiver.requests) == 1 and Delivery.objects.count() == 1
