@@ -55,6 +55,14 @@ def _validated(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
+def _with_secret(data: dict, status_code: int = 200) -> Response:
+    """An answer carrying a signing secret: an Idempotency-Key replay of it shows the secret as null (the
+    idempotency record never keeps it in clear; roll the secret if the first answer was lost)."""
+    response = Response(data, status=status_code)
+    response.never_stored = ("secret",)
+    return response
+
+
 class EventViewSet(ApiViewSet):
     lookup_url_kwarg = "eventId"
     lookup_value_regex = "[^/]+"
@@ -125,7 +133,9 @@ class WebhookEndpointViewSet(ApiViewSet):
 
     @extend_schema(
         operation_id="createWebhookEndpoint",
-        description="The answer carries the signing secret (whsec_…), shown only here and at a roll.",
+        description="The answer carries the signing secret (whsec_…), shown only here and at a roll. "
+        "A replay with the same Idempotency-Key answers the same endpoint with secret null: roll it if the "
+        "first answer was lost.",
         parameters=[idempotency_key_parameter()],
         request=EndpointCreateInput,
         responses={201: EndpointWithSecretOutput, **error_responses(WRITE)},
@@ -134,9 +144,8 @@ class WebhookEndpointViewSet(ApiViewSet):
     def create(self, request):
         data = _validated(EndpointCreateInput, request.data)
         endpoint, secret = services.endpoint_create(scope=request_scope(request), **data)
-        return Response(
-            endpoint_representation(row(endpoint, ENDPOINT_FIELDS), secret=secret), status=status.HTTP_201_CREATED
-        )
+        shown = endpoint_representation(row(endpoint, ENDPOINT_FIELDS), secret=secret)
+        return _with_secret(shown, status.HTTP_201_CREATED)
 
     @extend_schema(
         operation_id="retrieveWebhookEndpoint",
@@ -183,7 +192,7 @@ class WebhookEndpointViewSet(ApiViewSet):
         endpoint = self._endpoint(request, webhookEndpointId)
         _validated(NoInput, request.data)
         endpoint, secret = services.endpoint_roll_secret(endpoint=endpoint)
-        return Response(endpoint_representation(row(endpoint, ENDPOINT_FIELDS), secret=secret))
+        return _with_secret(endpoint_representation(row(endpoint, ENDPOINT_FIELDS), secret=secret))
 
     @extend_schema(
         operation_id="listWebhookEndpointDeliveries",

@@ -119,7 +119,12 @@ def _run_in_transaction(scope: Scope, key: str, request: tuple, work: Callable[[
 
 
 def _store(scope: Scope, key: str, request: tuple, response: Response) -> bytes:
+    """Keep the response for replays, without the fields the view marked never_stored (a secret shown
+    once is not kept in clear here: a replay shows it as null)."""
     body = FastJSONRenderer().render(response.data)
+    kept = body
+    if hidden := getattr(response, "never_stored", ()):
+        kept = FastJSONRenderer().render({**response.data, **dict.fromkeys(hidden)})
     method, path, fingerprint = request
     db.insert(
         IdempotencyKey(
@@ -130,7 +135,7 @@ def _store(scope: Scope, key: str, request: tuple, response: Response) -> bytes:
             request_path=path,
             request_fingerprint=fingerprint,
             response_status=response.status_code,
-            response_body=body.decode(),
+            response_body=kept.decode(),
         )
     )
     return body

@@ -97,3 +97,15 @@ def test_resend_to_another_merchants_endpoint_is_404(api, other_api, create_cust
     response = api.post(f"/events/{event_id}/resend", {"webhookEndpointId": theirs["webhookEndpointId"]})
     assert response.status_code == 404
     assert response.json()["error"]["param"] == "webhookEndpointId"
+
+
+def test_an_idempotent_replay_never_keeps_the_secret_in_clear(api):
+    from idempotency.models import IdempotencyKey
+
+    body = {"url": "http://127.0.0.1:9/hooks", "enabledEvents": ["*"]}
+    first = api.post("/webhook-endpoints", body, headers={"Idempotency-Key": "we-1"})
+    replay = api.post("/webhook-endpoints", body, headers={"Idempotency-Key": "we-1"})
+    assert first.json()["secret"].startswith("whsec_")
+    assert replay.json() == {**first.json(), "secret": None}
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert "whsec_" not in IdempotencyKey.objects.get().response_body
