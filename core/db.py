@@ -129,6 +129,13 @@ def update(queryset: models.QuerySet, **values) -> None:
         _run(statement, tuple(params))
 
 
+def delete(queryset: models.QuerySet) -> None:
+    """queryset.delete() as one plain DELETE (no cascade collection, no signals), batched like the others."""
+    query = queryset.query.chain(sql.DeleteQuery)
+    statement, params = query.get_compiler(connection=connection).as_sql()
+    _run(statement, tuple(params))
+
+
 # What the audit trail (django-pghistory) puts in front of a write statement to carry its actor.
 _ACTOR_PREFIX = "SELECT set_config('pghistory.context_id'"
 _ACTOR_END = "true); "

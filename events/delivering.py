@@ -1,16 +1,22 @@
 """One attempt of a delivery, as the deliver task runs it.
 
 At least once, never lost, with nothing but the task engine: before an attempt starts, the task that
-would repeat it is already enqueued (run after WEBHOOK_LEASE_SECONDS). A worker killed mid-attempt leaves
-that task behind, and another worker makes the attempt later: the receiver may see the event twice, with
-the same webhook-id, never zero times. When the attempt ends, that task is dropped, and a failed attempt
-enqueues the next one after its backoff. Attempts are numbered; a task whose attempt was already made
-(by a worker that outlived its lease) does nothing.
+would repeat it (the lease) is already enqueued, to run after WEBHOOK_LEASE_SECONDS. A worker killed
+mid-attempt leaves it behind, and another worker makes the attempt later: the receiver may see the event
+twice, with the same webhook-id, never zero times. When the attempt ends, the lease is dropped, and a
+failed attempt enqueues the next one after its backoff.
+
+Attempts are numbered, and the outcome is recorded only if the delivery is still pending with fewer
+attempts: a task whose attempt was already made (by a worker that outlived its lease) changes nothing.
+That record is one message of statements (core.db write batch: one round trip, one transaction), each
+conditioned on the first one having moved the delivery, identified by a token only this attempt knows.
 """
 
 import logging
 import random
-from datetime import timedelta
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import orjson
 from django.conf import settings
@@ -19,11 +25,15 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from standardwebhooks import Webhook
 
+from core import db
 from events import sending, services, tasks
 from events.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from events.representations import EVENT_FIELDS, event_representation, row
 
 logger = logging.getLogger(__name__)
+
+# "This attempt moved the delivery": the later statements of the outcome's batch run only then.
+MOVED_BY_THIS_ATTEMPT = "EXISTS (SELECT 1 FROM events_delivery WHERE id = %s AND next_task_id = %s)"
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -35,10 +45,19 @@ def backoff_seconds(attempt: int) -> float:
 
 def attempt(delivery_id: int, number: int) -> str:
     """Make attempt `number` of the delivery, unless it is done or was made; what happened, for the log."""
-    delivery = _start(delivery_id, number)
-    if isinstance(delivery, str):
-        return delivery
+    delivery = (
+        Delivery.objects.select_related("event", "endpoint")
+        .filter(pk=delivery_id, status=Delivery.Status.PENDING, attempts__lt=number)
+        .first()
+    )
+    if delivery is None:
+        return "already made"
     endpoint, event = delivery.endpoint, delivery.event
+    if endpoint.deleted_at is not None or endpoint.status != WebhookEndpoint.Status.ENABLED:
+        _stop(delivery)
+        return "endpoint disabled or deleted"
+    lease = tasks.deliver.using(run_after=timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS))
+    lease_id = lease.enqueue(delivery.pk, number).id
     body = orjson.dumps(event_representation(row(event, EVENT_FIELDS)))
     answer = sending.post(
         endpoint.url,
@@ -47,29 +66,10 @@ def attempt(delivery_id: int, number: int) -> str:
         livemode=endpoint.livemode,
         timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
     )
-    return _finish(delivery_id, number, answer)
-
-
-def _start(delivery_id: int, number: int) -> Delivery | str:
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(of=("self",), skip_locked=True)
-            .select_related("event", "endpoint")
-            .filter(pk=delivery_id)
-            .first()
-        )
-        if delivery is None:
-            return "busy or gone"  # another worker holds it: its own lease covers it
-        if delivery.status != Delivery.Status.PENDING or delivery.attempts >= number:
-            return "already made"
-        endpoint = delivery.endpoint
-        if endpoint.deleted_at is not None or endpoint.status != WebhookEndpoint.Status.ENABLED:
-            _close(delivery, Delivery.Status.FAILED)
-            return "endpoint disabled or deleted"
-        lease = tasks.deliver.using(run_after=timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS))
-        delivery.next_task_id = lease.enqueue(delivery.pk, number).id
-        delivery.save(update_fields=["next_task_id"])
-        return delivery
+    outcome = _record(delivery, number, answer, lease_id)
+    if outcome == "failed for good":
+        _disable_if_failing(delivery)
+    return outcome
 
 
 def _headers(endpoint: WebhookEndpoint, message_id: str, body: bytes) -> dict[str, str]:
@@ -87,14 +87,40 @@ def _headers(endpoint: WebhookEndpoint, message_id: str, body: bytes) -> dict[st
     }
 
 
-def _finish(delivery_id: int, number: int, answer: sending.Answer) -> str:
-    with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().select_related("endpoint").get(pk=delivery_id)
-        if delivery.status != Delivery.Status.PENDING or delivery.attempts >= number:
-            return "already made"  # this worker outlived its lease and another made the attempt
-        now = timezone.now()
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
+@dataclass(frozen=True)
+class Next:
+    status: str
+    next_attempt_at: datetime | None
+    finished_at: datetime | None
+    outcome: str
+
+
+def _next(delivery: Delivery, number: int, answer: sending.Answer, now: datetime) -> Next:
+    if answer.succeeded:
+        return Next(Delivery.Status.SUCCEEDED, None, now, "succeeded")
+    retry_at = now + timedelta(seconds=backoff_seconds(number))
+    if retry_at > delivery.created_at + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS):
+        return Next(Delivery.Status.FAILED, None, now, "failed for good")
+    return Next(Delivery.Status.PENDING, retry_at, None, "will retry")
+
+
+def _record(delivery: Delivery, number: int, answer: sending.Answer, lease_id) -> str:
+    """The attempt, the delivery's new state, the lease dropped and the retry enqueued: one batch."""
+    now = timezone.now()
+    step = _next(delivery, number, answer, now)
+    token = uuid.uuid4()  # the retry task's id when there is one; else only this attempt's mark
+    moved = (delivery.pk, token)
+    with db.write_batch():
+        db.update(
+            Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING, attempts__lt=number),
+            attempts=number,
+            status=step.status,
+            next_attempt_at=step.next_attempt_at,
+            finished_at=step.finished_at,
+            next_task_id=token,
+        )
+        attempt_row = DeliveryAttempt(
+            delivery_id=delivery.pk,
             attempted_at=now - timedelta(milliseconds=answer.duration_ms),
             status_code=answer.status_code,
             error=answer.error,
@@ -102,43 +128,46 @@ def _finish(delivery_id: int, number: int, answer: sending.Answer) -> str:
             response_excerpt=answer.excerpt,
             succeeded=answer.succeeded,
         )
-        delivery.attempts = number
-        if answer.succeeded:
-            _close(delivery, Delivery.Status.SUCCEEDED)
-            return "succeeded"
-        wait = timedelta(seconds=backoff_seconds(number))
-        if now + wait > delivery.created_at + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS):
-            _close(delivery, Delivery.Status.FAILED)
-            _disable_if_failing(delivery, now)
-            return "failed for good"
-        _drop_lease(delivery)
-        retry = tasks.deliver.using(run_after=now + wait).enqueue(delivery.pk, number + 1)
-        delivery.next_task_id, delivery.next_attempt_at = retry.id, now + wait
-        delivery.save(update_fields=["attempts", "next_task_id", "next_attempt_at"])
-        return "will retry"
+        db.insert_where(attempt_row, MOVED_BY_THIS_ATTEMPT, moved)
+        db.delete(DBTaskResult.objects.filter(pk=lease_id, status="READY"))  # unless a worker took it
+        if step.next_attempt_at is not None:
+            db.insert_where(
+                _task_row(token, step.next_attempt_at, delivery.pk, number + 1), MOVED_BY_THIS_ATTEMPT, moved
+            )
+    return step.outcome
 
 
-def _close(delivery: Delivery, status: str) -> None:
-    _drop_lease(delivery)
-    delivery.status, delivery.finished_at, delivery.next_task_id = status, timezone.now(), None
-    delivery.save(update_fields=["status", "finished_at", "next_task_id", "attempts"])
+def _task_row(task_id: uuid.UUID, run_after: datetime, delivery_id: int, number: int) -> DBTaskResult:
+    """The deliver task's row, as the backend's enqueue() writes it, to go in a batch."""
+    task = tasks.deliver
+    return DBTaskResult(
+        id=task_id,
+        args_kwargs={"args": [delivery_id, number], "kwargs": {}},
+        priority=task.priority,
+        task_path=task.module_path,
+        queue_name=task.queue_name,
+        run_after=run_after,
+        backend_name=task.backend,
+    )
 
 
-def _drop_lease(delivery: Delivery) -> None:
-    """The task that would repeat this attempt is not needed: drop it, unless a worker already took it."""
-    if delivery.next_task_id is not None:
-        DBTaskResult.objects.filter(pk=delivery.next_task_id, status="READY").delete()
+def _stop(delivery: Delivery) -> None:
+    """The endpoint was disabled or deleted: the delivery ends, failed, and nothing is sent."""
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
+        status=Delivery.Status.FAILED, finished_at=timezone.now(), next_attempt_at=None
+    )
 
 
-def _disable_if_failing(delivery: Delivery, now) -> None:
+@transaction.atomic
+def _disable_if_failing(delivery: Delivery) -> None:
     """A delivery failed for the whole retry window: its endpoint is disabled unless some attempt to it
     got a 2xx in that time."""
-    endpoint = delivery.endpoint
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
     answered = DeliveryAttempt.objects.filter(
         delivery__endpoint=endpoint, succeeded=True, attempted_at__gte=delivery.created_at
     ).exists()
     if not answered and endpoint.status == WebhookEndpoint.Status.ENABLED:
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-            status=WebhookEndpoint.Status.DISABLED, disabled_reason="failing", disabled_at=now
-        )
+        endpoint.status, endpoint.disabled_reason = WebhookEndpoint.Status.DISABLED, "failing"
+        endpoint.disabled_at = timezone.now()
+        endpoint.save(update_fields=["status", "disabled_reason", "disabled_at"])
         logger.warning("webhook endpoint %s disabled: no 2xx for the whole retry window", endpoint.public_id)

@@ -196,3 +196,26 @@ def test_a_fan_out_that_dies_midway_is_done_again_and_only_once(api, create_cust
     assert services.deliveries_fan_out(event_ids=event_ids) == 0  # a repeated fan-out makes nothing
     run_tasks()
     assert len(receiver.requests) == 1 and Delivery.objects.count() == 1
+
+
+def test_an_attempt_recorded_twice_counts_once(api, create_customer, receiver):
+    """A worker that outlived its lease finishes the same attempt as the one that took over: one record."""
+    import uuid
+
+    from events import delivering
+    from events.models import DeliveryAttempt
+    from events.sending import Answer
+
+    endpoint(api, receiver.url)
+    create_customer()
+    from events.models import Event
+    from events.services import deliveries_fan_out
+
+    deliveries_fan_out(event_ids=[Event.objects.get().public_id])
+    delivery = Delivery.objects.get()
+    answer = Answer(succeeded=False, status_code=500, error="", duration_ms=3, excerpt="")
+    assert delivering._record(delivery, 1, answer, uuid.uuid4()) == "will retry"
+    delivering._record(delivery, 1, answer, uuid.uuid4())
+    assert DeliveryAttempt.objects.count() == 1
+    retries = DBTaskResult.objects.filter(task_path="events.tasks.deliver", args_kwargs__args=[delivery.pk, 2])
+    assert retries.count() == 1
