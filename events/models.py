@@ -40,10 +40,10 @@ class Event(models.Model):
     class Meta:
         permissions = [("resend_event", "Can resend an event to its webhook endpoints")]
         indexes = [
-            # GET /events pages (scope, newest first) and its type filter; the purge walks created_at.
+            # GET /events pages (scope, newest first) and its type filter. The purge walks the primary key
+            # (events are created in id order), so created_at needs no index on this hot insert path.
             models.Index(fields=["merchant", "livemode", "-id"], name="event_scope_page"),
             models.Index(fields=["merchant", "livemode", "type", "-id"], name="event_scope_type_page"),
-            models.Index(fields=["created_at"], name="event_created_at"),
         ]
         constraints = [models.UniqueConstraint(fields=["public_id"], name="event_public_id_unique")]
 

@@ -232,17 +232,16 @@ def event_resend(*, event: Event, endpoint: WebhookEndpoint | None = None) -> li
 
 
 def events_purge(*, older_than_days: int, batch_size: int = 5000) -> int:
-    """Delete events (and their deliveries) older than the retention; never fewer than 30 days kept."""
-    days = max(older_than_days, 30)
-    cutoff = timezone.now() - timedelta(days=days)
+    """Delete events (and their deliveries) older than the retention; never fewer than 30 days kept.
+    Oldest first by primary key, a batch per transaction, until a batch reaches a newer event."""
+    cutoff = timezone.now() - timedelta(days=max(older_than_days, 30))
     deleted = 0
     while True:
         with transaction.atomic():
-            pks = list(
-                Event.objects.filter(created_at__lt=cutoff).order_by("id").values_list("pk", flat=True)[:batch_size]
-            )
-            if not pks:
-                return deleted
+            oldest = list(Event.objects.order_by("id").values_list("pk", "created_at")[:batch_size])
+            pks = [pk for pk, created_at in oldest if created_at < cutoff]
             Delivery.objects.filter(event_id__in=pks).delete()
             Event.objects.filter(pk__in=pks).delete()
         deleted += len(pks)
+        if len(pks) < batch_size:
+            return deleted
