@@ -1,15 +1,15 @@
 """One attempt of a delivery, as the deliver task runs it.
 
-At least once, never lost, with nothing but the task engine: before an attempt starts, the task that
-would repeat it (the lease) is already enqueued, to run after WEBHOOK_LEASE_SECONDS. A worker killed
-mid-attempt leaves it behind, and another worker makes the attempt later: the receiver may see the event
-twice, with the same webhook-id, never zero times. When the attempt ends, the lease is dropped, and a
-failed attempt enqueues the next one after its backoff.
+At least once, never lost: a failed attempt enqueues the next one, after its backoff, in the transaction
+that records it; a worker killed mid-attempt leaves its task running, and run_workers puts it back in the
+queue once it is stale (events.services.tasks_recover), so another worker makes the attempt: the receiver
+may see the event twice, with the same webhook-id, never zero times.
 
 Attempts are numbered, and the outcome is recorded only if the delivery is still pending with fewer
-attempts: a task whose attempt was already made (by a worker that outlived its lease) changes nothing.
-That record is one message of statements (core.db write batch: one round trip, one transaction), each
-conditioned on the first one having moved the delivery, identified by a token only this attempt knows.
+attempts: a task whose attempt was already made (a stale task run again while its worker was only slow)
+changes nothing. That record is one message of statements (core.db write batch: one round trip, one
+transaction), each conditioned on the first having moved the delivery, marked with a token only this
+attempt knows.
 """
 
 import logging
@@ -56,8 +56,6 @@ def attempt(delivery_id: int, number: int) -> str:
     if endpoint.deleted_at is not None or endpoint.status != WebhookEndpoint.Status.ENABLED:
         _stop(delivery)
         return "endpoint disabled or deleted"
-    lease = tasks.deliver.using(run_after=timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS))
-    lease_id = lease.enqueue(delivery.pk, number).id
     body = orjson.dumps(event_representation(row(event, EVENT_FIELDS)))
     answer = sending.post(
         endpoint.url,
@@ -66,7 +64,7 @@ def attempt(delivery_id: int, number: int) -> str:
         livemode=endpoint.livemode,
         timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
     )
-    outcome = _record(delivery, number, answer, lease_id)
+    outcome = _record(delivery, number, answer)
     if outcome == "failed for good":
         _disable_if_failing(delivery)
     return outcome
@@ -104,8 +102,8 @@ def _next(delivery: Delivery, number: int, answer: sending.Answer, now: datetime
     return Next(Delivery.Status.PENDING, retry_at, None, "will retry")
 
 
-def _record(delivery: Delivery, number: int, answer: sending.Answer, lease_id) -> str:
-    """The attempt, the delivery's new state, the lease dropped and the retry enqueued: one batch."""
+def _record(delivery: Delivery, number: int, answer: sending.Answer) -> str:
+    """The attempt, the delivery's new state and the retry's task: one batch."""
     now = timezone.now()
     step = _next(delivery, number, answer, now)
     token = uuid.uuid4()  # the retry task's id when there is one; else only this attempt's mark
@@ -129,7 +127,6 @@ def _record(delivery: Delivery, number: int, answer: sending.Answer, lease_id) -
             succeeded=answer.succeeded,
         )
         db.insert_where(attempt_row, MOVED_BY_THIS_ATTEMPT, moved)
-        db.delete(DBTaskResult.objects.filter(pk=lease_id, status="READY"))  # unless a worker took it
         if step.next_attempt_at is not None:
             db.insert_where(
                 _task_row(token, step.next_attempt_at, delivery.pk, number + 1), MOVED_BY_THIS_ATTEMPT, moved

@@ -198,11 +198,8 @@ def deliveries_create(*, event: Event, endpoints: list[WebhookEndpoint]) -> list
 
 
 def deliveries_fan_out(*, event_ids: list[str]) -> int:
-    """The fan-out task's work: a delivery per listening endpoint for each event not yet fanned out; how
-    many it made. As for an attempt (events.delivering), the task that would repeat it is enqueued first
-    and dropped in the transaction that does the work: a worker killed midway loses nothing."""
-    lease = tasks.fan_out.using(run_after=timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS))
-    lease_id = lease.enqueue(event_ids).id
+    """The fan-out task's work: a delivery per listening endpoint for each event not yet fanned out (a
+    fan-out task run again makes nothing twice); how many it made."""
     made = 0
     with transaction.atomic():
         events = list(
@@ -215,7 +212,6 @@ def deliveries_fan_out(*, event_ids: list[str]) -> int:
             if endpoints:
                 made += len(deliveries_create(event=event, endpoints=endpoints))
         Event.objects.filter(pk__in=[event.pk for event in events]).update(fanned_out=True)
-        DBTaskResult.objects.filter(pk=lease_id, status="READY").delete()
     return made
 
 
@@ -245,3 +241,23 @@ def events_purge(*, older_than_days: int, batch_size: int = 5000) -> int:
         deleted += len(pks)
         if len(pks) < batch_size:
             return deleted
+
+
+# What a task failed of, when it should simply run again: the database was away.
+TRANSIENT_FAILURES = ("django.db.utils.OperationalError", "django.db.utils.InterfaceError")
+
+
+def tasks_recover(*, stale_after: timedelta, retry_after: timedelta = timedelta(seconds=30)) -> int:
+    """Put back in the queue the background tasks a worker could not finish: running for longer than
+    stale_after (its worker died: django-tasks-db leaves them running), or failed because the database was
+    unavailable (run again after retry_after). Every task here may run twice (events.delivering); none
+    is lost. Safe from any number of machines at once. How many it put back."""
+    now = timezone.now()
+    stale = DBTaskResult.objects.filter(status="RUNNING", started_at__lt=now - stale_after)
+    failed = DBTaskResult.objects.filter(
+        status="FAILED", exception_class_path__in=TRANSIENT_FAILURES, finished_at__lt=now - retry_after
+    )
+    requeued = 0
+    for tasks_left in (stale, failed):
+        requeued += tasks_left.update(status="READY", run_after=now, started_at=None, finished_at=None)
+    return requeued

@@ -164,6 +164,12 @@ if not DATABASE_URL:
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=False)}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://…): the only engine supported.")
+# run_workers starts the task workers (webhook deliveries) with TASK_WORKER_ASYNC_COMMIT=1: their commits
+# do not wait for the disk. A database crash can then forget their last moments of progress, which they
+# redo (a webhook may be sent twice; at least once is the promise), and never anything else's: the web and
+# the payout worker keep synchronous commits.
+if os.environ.get("TASK_WORKER_ASYNC_COMMIT") == "1":
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"
 # No ATOMIC_REQUESTS: the API's one transaction rule, by method, is in api/views.py; the back-office's
 # decisions are services, each its own transaction.
 
@@ -298,8 +304,9 @@ WEBHOOK_TIMEOUT_SECONDS = env_seconds("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.1
 WEBHOOK_RETRY_BASE_SECONDS = env_seconds("WEBHOOK_RETRY_BASE_SECONDS", 10)
 WEBHOOK_RETRY_MAX_SECONDS = env_seconds("WEBHOOK_RETRY_MAX_SECONDS", 8 * 3600)
 WEBHOOK_RETRY_WINDOW_SECONDS = env_seconds("WEBHOOK_RETRY_WINDOW_SECONDS", 3 * 24 * 3600)
-# An attempt whose worker died is tried again this long after it started (it must exceed the timeout).
-WEBHOOK_LEASE_SECONDS = env_seconds("WEBHOOK_LEASE_SECONDS", 60, minimum=WEBHOOK_TIMEOUT_SECONDS + 1)
+# A background task still running this long after it started was left by a dead worker: run_workers puts
+# it back in the queue (events.services.tasks_recover). It must exceed the webhook timeout.
+TASK_STALE_SECONDS = env_seconds("TASK_STALE_SECONDS", 60, minimum=WEBHOOK_TIMEOUT_SECONDS + 1)
 # After a secret roll the previous secret keeps signing, beside the new one, for this long (default 24 h).
 WEBHOOK_SECRET_GRACE_SECONDS = env_seconds("WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600)
 # Events are kept at least this many days (python manage.py purge_events deletes older ones).

@@ -97,7 +97,7 @@ def test_debug_on_needs_nothing():
 def test_env_example_lists_every_variable_the_settings_read():
     settings_text = (ROOT / "payoutsite" / "settings.py").read_text()
     example = (ROOT / ".env.example").read_text()
-    read = set(re.findall(r'(?:environ\.get|env_bool|env_list)\(\s*"([A-Z_]+)"', settings_text))
+    read = set(re.findall(r'(?:environ\.get|env_bool|env_list|env_seconds)\(\s*"([A-Z_]+)"', settings_text))
     read |= {"DATABASE_URL"}
     listed = set(re.findall(r"^#?\s*([A-Z_]+)=", example, re.MULTILINE))
     assert read <= listed, f"missing from .env.example: {sorted(read - listed)}"

@@ -6,24 +6,31 @@
 Each worker is a child process; one that exits (a crash, a lost database it could not ride out) is started
 again after a backoff. SIGTERM or Ctrl-C stops them all gracefully (each finishes what it holds). A child
 dies with this process even when it is killed with SIGKILL (PR_SET_PDEATHSIG), so nothing is orphaned
-holding a database connection. Run it on as many machines as needed: the workers share the work through
-PostgreSQL (row locks, SKIP LOCKED).
+holding a database connection. Every RECOVER_EVERY seconds it also puts back in the queue the tasks a dead
+worker left running (events.services.tasks_recover). Run it on as many machines as needed: the workers
+share the work through PostgreSQL (row locks, SKIP LOCKED).
 """
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, close_old_connections
+
+from events.services import tasks_recover
 
 PR_SET_PDEATHSIG = 1
 RESTART_MAX_SECONDS = 30.0
 HEALTHY_AFTER_SECONDS = 60.0
+RECOVER_EVERY = 10.0
 
 
 def _die_with_parent() -> None:
@@ -40,8 +47,10 @@ class Child:
     failures: int = 0
     restart_at: float = field(default=0.0)
 
+    env: dict[str, str] | None = None
+
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, preexec_fn=_die_with_parent)  # noqa: S603
+        self.process = subprocess.Popen(self.argv, env=self.env, preexec_fn=_die_with_parent)  # noqa: S603
         self.started_at = time.monotonic()
 
     def exited(self) -> int | None:
@@ -68,6 +77,7 @@ class Command(BaseCommand):
             Child(
                 f"tasks-{n}",
                 [*manage, "db_worker", "--queue-name", "*", "--interval", str(poll), "--no-reload"],
+                env={**os.environ, "TASK_WORKER_ASYNC_COMMIT": "1"},  # see settings: never the payout worker
             )
             for n in range(task_workers)
         ]
@@ -78,10 +88,24 @@ class Command(BaseCommand):
             child.start()
         self.stdout.write(f"run_workers: {payout_workers} payout, {task_workers} task worker(s) started", ending="\n")
         self.stdout.flush()
+        recover_at = time.monotonic()
         while not stopping:
             self._supervise(children)
+            if task_workers and time.monotonic() >= recover_at:
+                self._recover()
+                recover_at = time.monotonic() + RECOVER_EVERY
             time.sleep(0.2)
         self._stop(children)
+
+    def _recover(self) -> None:
+        try:
+            requeued = tasks_recover(stale_after=timedelta(seconds=settings.TASK_STALE_SECONDS))
+        except DatabaseError as error:  # the database is away: the next round tries again
+            self.stderr.write(f"run_workers: task recovery skipped ({error.__class__.__name__})")
+            close_old_connections()
+            return
+        if requeued:
+            self.stderr.write(f"run_workers: {requeued} task(s) left by a stopped worker put back in the queue")
 
     def _supervise(self, children: list[Child]) -> None:
         now = time.monotonic()
