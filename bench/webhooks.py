@@ -2,10 +2,11 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/payouts_bench .venv/bin/python -m bench.webhooks
 
-Each run enqueues --deliveries deliveries in one transaction while the task workers (`manage.py db_worker`,
-as run_workers starts them) are already idle, and times from that commit until every delivery has
-succeeded. Baseline, same run: the same signed POSTs sent by one process in a loop through the same sender
-(events.sending), with no database and no task engine: the ceiling of the wire and the receiver here.
+Each run enqueues --deliveries deliveries in one transaction while the task workers (`manage.py
+db_worker`, started as run_workers starts them: asynchronous commits) are already idle, and times from
+that commit until every delivery has succeeded. Baseline, same run: the same signed POSTs sent by one
+process in a loop through the same sender (events.sending), with no database and no task engine: the
+ceiling of the wire and the receiver here.
 The receiver is a bare asyncio server in its own process. Production settings (bench/env.py).
 """
 
@@ -26,7 +27,11 @@ RECEIVER = r"""
 import asyncio, sys
 
 async def handle(reader, writer):
-    head = await reader.readuntil(b"\r\n\r\n")
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:  # the readiness probe connects and leaves
+        writer.close()
+        return
     length = 0
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
@@ -92,7 +97,7 @@ def wait_until_delivered(total: int) -> None:
 def start_task_workers(count: int) -> list[subprocess.Popen]:
     command = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05"]
     command += ["--no-reload", "--no-startup-delay"]
-    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "TASK_WORKER_ASYNC_COMMIT": "1"}  # as run_workers starts them
     workers = [subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL) for _ in range(count)]
     time.sleep(3)  # Django's start-up, before the clock starts: this is not synchronisation, only warm-up
     return workers
