@@ -1,4 +1,6 @@
-"""Webhook deliveries per second to a local receiver that answers at once, with 1 and 2 task workers.
+"""Webhook deliveries per second to a local receiver that answers at once, with 1 and 2 task workers:
+api_N, events as the API makes them (each its own fan-out task), batch_N, as the payout worker makes them
+(200 events per fan-out task).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/payouts_bench .venv/bin/python -m bench.webhooks
 
@@ -63,13 +65,14 @@ def start_receiver() -> tuple[subprocess.Popen, str]:
     sys.exit("the receiver did not start")
 
 
-def enqueue(endpoint, count: int) -> None:
-    """count events, each with its delivery and first attempt's task, committed together."""
+def enqueue(endpoint, count: int, per_task: int) -> None:
+    """count events and their fan-out tasks, per_task events each, committed together: 1 is how the API's
+    events come (one per request), 200 how the payout worker's come (one batch of transitions)."""
     import orjson
     from django.db import transaction
 
+    from events import tasks
     from events.models import Event
-    from events.services import deliveries_create
 
     with transaction.atomic():
         events = Event.objects.bulk_create(
@@ -83,8 +86,9 @@ def enqueue(endpoint, count: int) -> None:
                 for i in range(count)
             ]
         )
-        for event in events:
-            deliveries_create(event=event, endpoints=[endpoint])
+        ids = [event.public_id for event in events]
+        for start in range(0, count, per_task):
+            tasks.fan_out.enqueue(ids[start : start + per_task])
 
 
 def wait_until_delivered(total: int) -> None:
@@ -103,14 +107,14 @@ def start_task_workers(count: int) -> list[subprocess.Popen]:
     return workers
 
 
-def deliveries_per_second(endpoint, workers: int, count: int) -> float:
+def deliveries_per_second(endpoint, workers: int, count: int, per_task: int) -> float:
     from events.models import Delivery
 
     done = Delivery.objects.filter(status="succeeded").count()
     processes = start_task_workers(workers)
     try:
         started = time.monotonic()
-        enqueue(endpoint, count)
+        enqueue(endpoint, count, per_task)
         wait_until_delivered(done + count)
         return count / (time.monotonic() - started)
     finally:
@@ -147,12 +151,13 @@ def main() -> None:
     receiver, url = start_receiver()
     merchant = Merchant.objects.create(name="bench-webhooks")
     endpoint, _secret = endpoint_create(scope=Scope(merchant.pk, False), url=url, enabled_events=["*"])
-    results: dict[str, list[float]] = {"raw_posts": [], "workers_1": [], "workers_2": []}
+    runs = {"api_1": (1, 1), "api_2": (2, 1), "batch_1": (1, 200), "batch_2": (2, 200)}
+    results: dict[str, list[float]] = {"raw_posts": []} | {name: [] for name in runs}
     try:
         for round_number in range(args.rounds):
             results["raw_posts"].append(raw_posts_per_second(endpoint, args.deliveries))
-            results["workers_1"].append(deliveries_per_second(endpoint, 1, args.deliveries))
-            results["workers_2"].append(deliveries_per_second(endpoint, 2, args.deliveries))
+            for name, (workers, per_task) in runs.items():
+                results[name].append(deliveries_per_second(endpoint, workers, args.deliveries, per_task))
             print(
                 f"round {round_number + 1}/{args.rounds}: "
                 + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in results.items())

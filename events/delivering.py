@@ -14,6 +14,7 @@ attempt knows.
 
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -107,6 +108,24 @@ def attempt(delivery_id: int, number: int) -> str:
     if outcome == "failed for good":
         _disable_if_failing(delivery)
     return outcome
+
+
+def first_attempts(event_ids: list[str]) -> str:
+    """The first attempt of each of these events' deliveries not attempted yet, oldest first. Past a third
+    of TASK_STALE_SECONDS (so the task is never taken for a dead one) the rest goes to a new fan-out task.
+    Failures enqueue their retries as deliver tasks."""
+    deadline = time.monotonic() + settings.TASK_STALE_SECONDS / 3
+    waiting = list(
+        Delivery.objects.filter(event__public_id__in=event_ids, status=Delivery.Status.PENDING, attempts=0)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    for made, delivery_id in enumerate(waiting, start=1):
+        attempt(delivery_id, 1)
+        if made < len(waiting) and time.monotonic() > deadline:
+            tasks.fan_out.enqueue(event_ids)
+            return f"{made} first attempt(s) made, {len(waiting) - made} left to a new task"
+    return f"{len(waiting)} first attempt(s) made"
 
 
 def _headers(endpoint: WebhookEndpoint, message_id: str, body: bytes) -> dict[str, str]:

@@ -103,8 +103,8 @@ class Delivery(models.Model):
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
-    # The task that will make the next attempt: enqueued before each attempt starts, so a worker killed
-    # mid-attempt leaves it behind to try again (events.tasks).
+    # The retry's task after a failed attempt; also the mark of the attempt that recorded last
+    # (events.delivering: an outcome's statements apply only after its own mark is set).
     next_task_id = models.UUIDField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -187,14 +187,11 @@ def endpoints_listening(event: Event) -> list[WebhookEndpoint]:
 
 @transaction.atomic
 def deliveries_create(*, event: Event, endpoints: list[WebhookEndpoint]) -> list[Delivery]:
-    """One delivery of the event to each endpoint, each with the task of its first attempt."""
-    deliveries = Delivery.objects.bulk_create(
+    """One delivery of the event to each endpoint. Its first attempt is the fan-out task's to make
+    (events.delivering.first_attempts)."""
+    return Delivery.objects.bulk_create(
         [Delivery(event=event, endpoint=endpoint, next_attempt_at=timezone.now()) for endpoint in endpoints]
     )
-    for delivery in deliveries:
-        delivery.next_task_id = tasks.deliver.enqueue(delivery.pk, 1).id
-    Delivery.objects.bulk_update(deliveries, ["next_task_id"])
-    return deliveries
 
 
 def deliveries_fan_out(*, event_ids: list[str]) -> int:
@@ -215,16 +212,19 @@ def deliveries_fan_out(*, event_ids: list[str]) -> int:
     return made
 
 
+@transaction.atomic
 def event_resend(*, event: Event, endpoint: WebhookEndpoint | None = None) -> list[Delivery]:
     """Deliver the event again, as a new delivery: to one endpoint of the merchant's (enabled, whatever
-    it listens to), or to every enabled endpoint listening for its type."""
-    if endpoint is not None:
-        if endpoint.status != WebhookEndpoint.Status.ENABLED:
-            raise InvalidParameters.single(
-                "webhookEndpointId", "webhook_endpoint_disabled", "Enable the endpoint before resending to it."
-            )
-        return deliveries_create(event=event, endpoints=[endpoint])
-    return deliveries_create(event=event, endpoints=endpoints_listening(event))
+    it listens to), or to every enabled endpoint listening for its type. A fan-out task makes the first
+    attempts (the event is fanned out already: it makes no other delivery)."""
+    if endpoint is not None and endpoint.status != WebhookEndpoint.Status.ENABLED:
+        raise InvalidParameters.single(
+            "webhookEndpointId", "webhook_endpoint_disabled", "Enable the endpoint before resending to it."
+        )
+    deliveries = deliveries_create(event=event, endpoints=[endpoint] if endpoint else endpoints_listening(event))
+    if deliveries:
+        tasks.fan_out.enqueue([event.public_id])
+    return deliveries
 
 
 def events_purge(*, older_than_days: int, batch_size: int = 5000) -> int:

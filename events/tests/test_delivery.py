@@ -169,7 +169,7 @@ def test_a_worker_killed_mid_delivery_delivers_later(api, create_customer, recei
         worker.send_signal(signal.SIGKILL)
         worker.wait()
     assert Delivery.objects.get().attempts == 0
-    assert DBTaskResult.objects.get(task_path="events.tasks.deliver").status == "RUNNING"  # left by the dead worker
+    assert DBTaskResult.objects.get(task_path="events.tasks.fan_out").status == "RUNNING"  # left by the dead worker
     assert tasks_recover(stale_after=timedelta(seconds=60)) == 0  # not stale yet
     assert tasks_recover(stale_after=timedelta(0)) == 1  # what run_workers does once TASK_STALE_SECONDS passed
     run_tasks()
@@ -224,3 +224,14 @@ def test_an_attempt_recorded_twice_counts_once(api, create_customer, receiver):
     assert DeliveryAttempt.objects.count() == 1
     retries = DBTaskResult.objects.filter(task_path="events.tasks.deliver", args_kwargs__args=[delivery.pk, 2])
     assert retries.count() == 1
+
+
+def test_first_attempts_past_their_time_continue_in_a_new_task(api, create_customer, receiver, settings):
+    settings.TASK_STALE_SECONDS = 0  # every attempt is past the fan-out task's time
+    for _ in range(3):
+        endpoint(api, receiver.url)
+    create_customer()
+    run_tasks()
+    assert len(receiver.requests) == 3
+    assert Delivery.objects.filter(status="succeeded").count() == 3
+    assert DBTaskResult.objects.filter(task_path="events.tasks.fan_out", status="SUCCESSFUL").count() == 3

@@ -68,13 +68,9 @@ def test_run_workers_puts_back_a_task_a_dead_worker_left_running(api, create_cus
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
-    from events.models import Event
-    from events.services import deliveries_fan_out
-
     api.post("/webhook-endpoints", {"url": receiver.url, "enabledEvents": ["*"]})
     create_customer()
-    deliveries_fan_out(event_ids=[Event.objects.get().public_id])
-    # As a worker killed mid-attempt leaves it: claimed, running, long ago.
+    # As a worker killed mid-task leaves it: claimed, running, long ago.
     DBTaskResult.objects.filter(status="READY").update(status="RUNNING", started_at=timezone.now() - timedelta(hours=1))
     workers = start_workers()
     try:
