@@ -1,9 +1,11 @@
-"""One webhook POST: to an address checked by events.urls_policy, cut at the timeout, no redirects
-followed, only the first 1 KB of the answer kept."""
+"""One webhook POST: to an address checked by events.urls_policy (each in turn until one connects), cut
+at the timeout for the whole exchange (a watchdog shuts the socket at the deadline, so a receiver trickling
+bytes is cut too), no redirects followed, only the first 1 KB of the answer kept."""
 
 import http.client
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -60,25 +62,46 @@ def post(url: str, body: bytes, headers: dict[str, str], *, livemode: bool, time
 
 def _post(where: Target, body: bytes, headers: dict[str, str], *, timeout: float, started: float) -> tuple[int, str]:
     kind = _PinnedHTTPSConnection if where.scheme == "https" else _PinnedHTTPConnection
-    connection = kind(where.addresses[0], where.host, where.port, timeout=timeout)
+    deadline = started + timeout
+    for index, address in enumerate(where.addresses):
+        connection = kind(address, where.host, where.port, timeout=max(deadline - time.monotonic(), 0.001))
+        try:
+            connection.connect()
+        except (ConnectionError, TimeoutError, OSError):
+            connection.close()
+            if index + 1 < len(where.addresses) and time.monotonic() < deadline:
+                continue
+            raise
+        return _exchange(connection, where, body, headers, deadline)
+    raise DestinationRefused("url_not_resolvable")
+
+
+def _exchange(connection, where: Target, body: bytes, headers: dict[str, str], deadline: float) -> tuple[int, str]:
+    cut = threading.Event()
+
+    def watchdog():
+        cut.set()
+        try:
+            connection.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0), watchdog)
+    timer.start()
     try:
         connection.request("POST", where.path, body=body, headers=headers)
-        _remaining(started, timeout, connection)
         response = connection.getresponse()
-        _remaining(started, timeout, connection)
         excerpt = response.read(EXCERPT_BYTES).decode("utf-8", errors="replace")
+        if cut.is_set():
+            raise TimeoutError
         return response.status, excerpt
+    except (OSError, http.client.HTTPException):
+        if cut.is_set():
+            raise TimeoutError from None
+        raise
     finally:
+        timer.cancel()
         connection.close()
-
-
-def _remaining(started: float, timeout: float, connection: http.client.HTTPConnection) -> None:
-    """The timeout bounds the whole attempt, not each read: a receiver trickling bytes is cut too."""
-    left = timeout - (time.monotonic() - started)
-    if left <= 0:
-        raise TimeoutError
-    if connection.sock is not None:
-        connection.sock.settimeout(left)
 
 
 def _answer(started: float, *, status_code: int | None = None, error: str = "", excerpt: str = "") -> Answer:

@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks_db.models import DBTaskResult
 
 from core import crypto, db
 from core.errors import InvalidParameters
@@ -32,12 +33,23 @@ LISTENING = """EXISTS (
        AND enabled_events && ARRAY[%s, '*']::varchar[])"""
 
 
-def event_record(*, scope: Scope, type: str, obj: dict[str, Any], previous: dict[str, Any] | None = None) -> Event:
+def event_record(
+    *,
+    scope: Scope,
+    type: str,
+    obj: dict[str, Any],
+    previous: dict[str, Any] | None = None,
+    only_if: tuple[str, tuple] | None = None,
+) -> Event:
     """Record that `obj` (the resource as the API shows it now) was created or changed; `previous` holds
-    the old values of what changed. In the caller's transaction or write batch."""
+    the old values of what changed. In the caller's transaction or write batch. `only_if` (SQL and its
+    params): for a change the batch makes conditionally, the event is written only where it holds then."""
     event = _event(scope, type, obj, previous)
-    db.insert(event)
-    _enqueue_fan_out(scope, type, [event.public_id])
+    if only_if is None:
+        db.insert(event)
+    else:
+        db.insert_where(event, *only_if)
+    _enqueue_fan_out(scope, type, [event.public_id], only_if)
     return event
 
 
@@ -59,17 +71,20 @@ def _event(scope: Scope, type: str, obj: dict[str, Any], previous: dict[str, Any
     )
 
 
-def _enqueue_fan_out(scope: Scope, type: str, event_ids: list[str]) -> None:
+def _enqueue_fan_out(scope: Scope, type: str, event_ids: list[str], only_if: tuple[str, tuple] | None = None) -> None:
     task = tasks.fan_out
     row = DBTaskResult(
         args_kwargs={"args": [event_ids], "kwargs": {}},
         priority=task.priority,
         task_path=task.module_path,
         queue_name=task.queue_name,
-        run_after=get_date_max(),  # the backend's "no run_after": ready now
+        run_after=timezone.now(),  # due now, in order with the retries due (see enqueue_now)
         backend_name=task.backend,
     )
-    db.insert_where(row, LISTENING, (scope.merchant_id, scope.livemode, type))
+    condition, params = LISTENING, (scope.merchant_id, scope.livemode, type)
+    if only_if is not None:
+        condition, params = f"{condition} AND {only_if[0]}", params + tuple(only_if[1])
+    db.insert_where(row, condition, params)
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -125,9 +140,10 @@ def endpoint_update(
     description: str = UNSET,
     status: str = UNSET,
 ) -> WebhookEndpoint:
+    if url is not UNSET:  # before the lock: it resolves the host
+        urls_policy.check_endpoint_url(url, livemode=endpoint.livemode)
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     if url is not UNSET:
-        urls_policy.check_endpoint_url(url, livemode=endpoint.livemode)
         endpoint.url = url
     if enabled_events is not UNSET:
         endpoint.enabled_events = _enabled_events(enabled_events)
@@ -199,8 +215,10 @@ def deliveries_fan_out(*, event_ids: list[str]) -> int:
     fan-out task run again makes nothing twice); how many it made."""
     made = 0
     with transaction.atomic():
+        # NOWAIT: a repeat of a fan-out still running fails at once (a lock error, requeued later by
+        # tasks_recover) instead of skipping its events and ending as if it had made their deliveries.
         events = list(
-            Event.objects.select_for_update(skip_locked=True)
+            Event.objects.select_for_update(nowait=True)
             .filter(public_id__in=event_ids, fanned_out=False)
             .order_by("id")
         )
@@ -212,18 +230,30 @@ def deliveries_fan_out(*, event_ids: list[str]) -> int:
     return made
 
 
+def first_attempts_due(*, event_ids: list[str]) -> list[list[int]]:
+    """The deliveries of these events whose first attempt is still to be made, oldest first, as
+    [delivery id, endpoint id] pairs (what events.delivering.first_attempts takes)."""
+    due = Delivery.objects.filter(event__public_id__in=event_ids, status=Delivery.Status.PENDING, attempts=0)
+    return [list(pair) for pair in due.order_by("id").values_list("pk", "endpoint_id")]
+
+
+def enqueue_now(task, *args) -> None:
+    """Due now, in order with everything else due (the backend's default, no run_after, sorts last)."""
+    task.using(run_after=timezone.now()).enqueue(*args)
+
+
 @transaction.atomic
 def event_resend(*, event: Event, endpoint: WebhookEndpoint | None = None) -> list[Delivery]:
     """Deliver the event again, as a new delivery: to one endpoint of the merchant's (enabled, whatever
-    it listens to), or to every enabled endpoint listening for its type. A fan-out task makes the first
-    attempts (the event is fanned out already: it makes no other delivery)."""
+    it listens to), or to every enabled endpoint listening for its type; a task makes their first
+    attempts."""
     if endpoint is not None and endpoint.status != WebhookEndpoint.Status.ENABLED:
         raise InvalidParameters.single(
             "webhookEndpointId", "webhook_endpoint_disabled", "Enable the endpoint before resending to it."
         )
     deliveries = deliveries_create(event=event, endpoints=[endpoint] if endpoint else endpoints_listening(event))
     if deliveries:
-        tasks.fan_out.enqueue([event.public_id])
+        enqueue_now(tasks.first_attempts, [[delivery.pk, delivery.endpoint_id] for delivery in deliveries])
     return deliveries
 
 
@@ -243,7 +273,8 @@ def events_purge(*, older_than_days: int, batch_size: int = 5000) -> int:
             return deleted
 
 
-# What a task failed of, when it should simply run again: the database was away.
+MAX_RUNS = 20
+# What a task failed of, when it should simply run again: the database was away (or a lock was busy).
 TRANSIENT_FAILURES = ("django.db.utils.OperationalError", "django.db.utils.InterfaceError")
 
 
@@ -253,9 +284,14 @@ def tasks_recover(*, stale_after: timedelta, retry_after: timedelta = timedelta(
     unavailable (run again after retry_after). Every task here may run twice (events.delivering); none
     is lost. Safe from any number of machines at once. How many it put back."""
     now = timezone.now()
+    # Each run of a task adds its worker's id: one run too many times is left failed, for a person.
+    runs = RawSQL("jsonb_array_length(worker_ids)", [])
     stale = DBTaskResult.objects.filter(status="RUNNING", started_at__lt=now - stale_after)
-    failed = DBTaskResult.objects.filter(
-        status="FAILED", exception_class_path__in=TRANSIENT_FAILURES, finished_at__lt=now - retry_after
+    failed = DBTaskResult.objects.alias(runs=runs).filter(
+        status="FAILED",
+        exception_class_path__in=TRANSIENT_FAILURES,
+        finished_at__lt=now - retry_after,
+        runs__lt=MAX_RUNS,
     )
     requeued = 0
     for tasks_left in (stale, failed):

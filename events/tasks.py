@@ -11,7 +11,13 @@ def fan_out(event_ids: list[str]) -> str:
     (one task for a worker's whole batch of events, not one per delivery). Run again, it makes no delivery
     twice and only the first attempts not made yet."""
     services.deliveries_fan_out(event_ids=event_ids)
-    return delivering.first_attempts(event_ids)
+    return delivering.first_attempts(services.first_attempts_due(event_ids=event_ids))
+
+
+@task(queue_name="webhooks")
+def first_attempts(deliveries: list[list[int]]) -> str:
+    """First attempts handed on ([delivery id, endpoint id] pairs): by a task out of time, or a resend."""
+    return delivering.first_attempts(deliveries)
 
 
 @task(queue_name="webhooks")

@@ -1,16 +1,31 @@
-"""Where webhooks may go. Live mode: https, and every address the host resolves to is public (not private,
-loopback, link-local, reserved or multicast), checked when the endpoint is saved and again at each delivery,
-which then connects to an address it checked (DNS can change in between). Test mode: http or https to any
-host, so a developer can receive on their own machine (http://127.0.0.1:…)."""
+"""Where webhooks may go.
+
+Live mode: https, and every address the host resolves to is public, checked when the endpoint is saved and
+again at each delivery, which then connects only to addresses it checked (DNS can change in between).
+Test mode: http or https, and the same public-address rule unless WEBHOOK_ALLOW_PRIVATE_TEST_URLS is on
+(the default only with DEBUG: a developer running the platform on their machine receives on
+http://127.0.0.1:…); in production a test key must not make our workers call our own network. Link-local
+addresses (cloud metadata, 169.254.169.254) are refused in every mode.
+"""
 
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as ResolveTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from django.conf import settings
 
 from core.errors import InvalidParameters
 
 URL_MAX_LENGTH = 2048
+RESOLVE_SECONDS = 5.0
+GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+# Inside 2000::/3 but carrying an IPv4 address that may be anyone's (6to4), or not global (Teredo, docs).
+IPV6_REFUSED = tuple(ipaddress.ip_network(net) for net in ("2002::/16", "2001::/32", "2001:db8::/32"))
+
+_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
 
 
 class DestinationRefused(Exception):
@@ -31,8 +46,13 @@ def _invalid(code: str, message: str) -> InvalidParameters:
 
 
 def parse(url: str) -> tuple[str, str, int, str]:
-    if len(url) > URL_MAX_LENGTH or any(ord(c) <= 32 or ord(c) == 127 for c in url):
-        raise _invalid("url_invalid", f"url must be an absolute http(s) URL of at most {URL_MAX_LENGTH} characters.")
+    """ASCII only (a non-ASCII host is sent as its punycode, a path percent-encoded), no credentials."""
+    if len(url) > URL_MAX_LENGTH or not url.isascii() or any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        raise _invalid(
+            "url_invalid",
+            f"url must be an absolute http(s) URL of at most {URL_MAX_LENGTH} ASCII characters "
+            "(punycode hosts, percent-encoded paths).",
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -49,18 +69,47 @@ def parse(url: str) -> tuple[str, str, int, str]:
 
 
 def is_public(address: str) -> bool:
+    """A global unicast address: IPv4 by the IANA special-purpose registry (Python's is_global); IPv6 only
+    in 2000::/3, without the ranges that embed an IPv4 address or are not routed (NAT64, IPv4-compatible
+    and -translated forms all fall outside 2000::/3); an IPv4-mapped IPv6 address is judged as its IPv4."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip not in GLOBAL_UNICAST or any(ip in net for net in IPV6_REFUSED):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
+def is_link_local(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_link_local
+
+
 def resolve(host: str, port: int) -> tuple[str, ...]:
+    """The host's addresses, or () when it does not resolve within RESOLVE_SECONDS."""
+    future = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        infos = future.result(timeout=RESOLVE_SECONDS)
+    except (OSError, UnicodeError, ResolveTimeout):
         return ()
     return tuple(dict.fromkeys(info[4][0] for info in infos))
+
+
+def _refusal(scheme: str, addresses: tuple[str, ...], livemode: bool) -> str | None:
+    """Why these addresses may not be called in this mode (a stable code), or None."""
+    if livemode and scheme != "https":
+        return "url_not_https"
+    if not addresses:
+        return "url_not_resolvable"
+    if any(is_link_local(address) for address in addresses):
+        return "url_not_public"
+    private_allowed = not livemode and settings.WEBHOOK_ALLOW_PRIVATE_TEST_URLS
+    if not private_allowed and not all(is_public(address) for address in addresses):
+        return "url_not_public"
+    return None
 
 
 def target(url: str, *, livemode: bool) -> Target:
@@ -69,28 +118,21 @@ def target(url: str, *, livemode: bool) -> Target:
         scheme, host, port, path = parse(url)
     except InvalidParameters as exc:
         raise DestinationRefused(exc.errors[0]["code"]) from None
-    if livemode and scheme != "https":
-        raise DestinationRefused("url_not_https")
     addresses = resolve(host, port)
-    if not addresses:
-        raise DestinationRefused("dns_error")
-    if livemode and not all(is_public(address) for address in addresses):
-        raise DestinationRefused("url_not_public")
+    if refused := _refusal(scheme, addresses, livemode):
+        raise DestinationRefused(refused)
     return Target(scheme, host, port, path, addresses)
+
+
+MESSAGES = {
+    "url_not_https": "A live-mode endpoint must use https.",
+    "url_not_resolvable": "The URL's host does not resolve.",
+    "url_not_public": "The URL must resolve only to public addresses (not private, loopback or link-local).",
+}
 
 
 def check_endpoint_url(url: str, *, livemode: bool) -> None:
     """At creation and change: a 400 naming what is wrong."""
     scheme, host, port, _path = parse(url)
-    if not livemode:
-        return
-    if scheme != "https":
-        raise _invalid("url_not_https", "A live-mode endpoint must use https.")
-    addresses = resolve(host, port)
-    if not addresses:
-        raise _invalid("url_not_resolvable", f"{host[:100]} does not resolve.")
-    if not all(is_public(address) for address in addresses):
-        raise _invalid(
-            "url_not_public",
-            "A live-mode endpoint must resolve only to public addresses (not private, loopback or link-local).",
-        )
+    if refused := _refusal(scheme, resolve(host, port), livemode):
+        raise _invalid(refused, MESSAGES[refused])

@@ -307,6 +307,10 @@ WEBHOOK_RETRY_WINDOW_SECONDS = env_seconds("WEBHOOK_RETRY_WINDOW_SECONDS", 3 * 2
 # A background task still running this long after it started was left by a dead worker: run_workers puts
 # it back in the queue (events.services.tasks_recover). It must exceed the webhook timeout.
 TASK_STALE_SECONDS = env_seconds("TASK_STALE_SECONDS", 60, minimum=WEBHOOK_TIMEOUT_SECONDS + 1)
+# Test-mode webhook URLs may resolve to private and loopback addresses (never link-local): on by default
+# only with DEBUG, so a developer running the platform receives on http://127.0.0.1:…; off in production,
+# where a test key must not make the workers call the platform's own network (events/urls_policy.py).
+WEBHOOK_ALLOW_PRIVATE_TEST_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_TEST_URLS", default=DEBUG)
 # After a secret roll the previous secret keeps signing, beside the new one, for this long (default 24 h).
 WEBHOOK_SECRET_GRACE_SECONDS = env_seconds("WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600)
 # Events are kept at least this many days (python manage.py purge_events deletes older ones).

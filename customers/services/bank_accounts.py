@@ -18,6 +18,8 @@ from customers.selectors import CUSTOMER_FIELDS
 from customers.services.customers import UNSET, customer_record_change, merge_metadata
 from events.services import changed, event_record
 
+DEFAULT_IS = "EXISTS (SELECT 1 FROM customers_customer WHERE id = %s AND default_bank_account_public_id = %s)"
+
 
 class BankAccountExists(Conflict):
     code = "bank_account_exists"
@@ -73,7 +75,9 @@ def bank_account_add(
             customer = Customer.objects.only(*CUSTOMER_FIELDS).get(pk=found.customer_pk)
             before = customer_to_dict(customer)
             customer.default_bank_account_id = account.public_id
-            customer_record_change(customer, before)
+            # Of two first accounts racing, only the one that became the default has this event.
+            became_default = (DEFAULT_IS, (found.customer_pk, account.public_id))
+            customer_record_change(customer, before, only_if=became_default)
     return account
 
 

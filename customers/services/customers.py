@@ -142,11 +142,13 @@ def customer_update(
     return customer
 
 
-def customer_record_change(customer: Customer, before: dict[str, Any]) -> None:
-    """customer.updated, when what the API shows of the customer changed."""
+def customer_record_change(
+    customer: Customer, before: dict[str, Any], only_if: tuple[str, tuple] | None = None
+) -> None:
+    """customer.updated, when what the API shows of the customer changed (only_if: see event_record)."""
     after = customer_to_dict(customer)
     if previous := changed(before, after):
-        event_record(scope=customer.scope, type="customer.updated", obj=after, previous=previous)
+        event_record(scope=customer.scope, type="customer.updated", obj=after, previous=previous, only_if=only_if)
 
 
 def _save_customer(customer: Customer, changed: list[str]) -> None:

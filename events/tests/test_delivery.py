@@ -234,4 +234,58 @@ def test_first_attempts_past_their_time_continue_in_a_new_task(api, create_custo
     run_tasks()
     assert len(receiver.requests) == 3
     assert Delivery.objects.filter(status="succeeded").count() == 3
-    assert DBTaskResult.objects.filter(task_path="events.tasks.fan_out", status="SUCCESSFUL").count() == 3
+    runs = DBTaskResult.objects.filter(status="SUCCESSFUL").values_list("task_path", flat=True)
+    assert sorted(runs) == ["events.tasks.fan_out", "events.tasks.first_attempts", "events.tasks.first_attempts"]
+
+
+def test_resend_to_one_endpoint_reaches_only_it_once(api, receiver):
+    """An event recorded while nothing listened: resending it to A makes one delivery, to A only."""
+    from customers.models import Customer
+
+    api.post("/customers", {"type": "individual", "name": "A", "country": "AR"})
+    assert Customer.objects.count() == 1
+    a = endpoint(api, receiver.url)
+    endpoint(api, receiver.url + "?b")
+    event_id = api.get("/events").json()["data"][0]["eventId"]
+    api.post(f"/events/{event_id}/resend", {"webhookEndpointId": a["webhookEndpointId"]})
+    run_tasks()
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [event_id]
+    assert Delivery.objects.count() == 1
+
+
+def test_an_attempt_that_cannot_be_made_is_a_failed_attempt_not_a_stuck_delivery(
+    api, create_customer, receiver, monkeypatch
+):
+    from events import delivering
+
+    hook = endpoint(api, receiver.url)
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, or a key that cannot decrypt")
+
+    monkeypatch.setattr(delivering, "_headers", broken)
+    create_customer()
+    run_tasks()
+    (delivery,) = api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}/deliveries").json()["data"]
+    assert delivery["status"] == "pending"
+    assert delivery["attempts"][0]["error"] == "internal_error: ValueError"
+    assert DBTaskResult.objects.filter(task_path="events.tasks.deliver", status="READY").count() == 1
+
+
+def test_a_failing_endpoint_hands_its_other_first_attempts_to_tasks_of_their_own(api, receiver, fast_retries):
+    from events import tasks
+    from events.models import Event
+
+    healthy = endpoint(api, receiver.url)
+    failing = endpoint(api, receiver.url + "?failing")
+    for _ in range(3):
+        api.post("/customers", {"type": "individual", "name": "A", "country": "AR"})
+    receiver.answers = [200, 500]  # the first event: healthy answers, failing fails
+    DBTaskResult.objects.all().delete()  # one fan-out for the three events, as a worker's batch makes
+    tasks.fan_out.enqueue(list(Event.objects.order_by("id").values_list("public_id", flat=True)))
+    run_tasks()
+    handed = DBTaskResult.objects.filter(task_path="events.tasks.deliver", args_kwargs__args__1=1)
+    assert handed.count() == 2  # the failing endpoint's second and third first attempts
+    for hook in (healthy, failing):
+        deliveries = api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}/deliveries").json()["data"]
+        assert [d["status"] for d in deliveries] == ["succeeded"] * 3

@@ -168,3 +168,18 @@ def test_purge_deletes_only_events_past_the_retention(api, create_customer):
     assert list(Event.objects.values_list("pk", flat=True)) == [new.pk]
     with pytest.raises(CommandError, match="at least 30"):
         call_command("purge_events", "--days", "7")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_accounts_racing_record_the_default_only_for_the_one_that_became_it(api, create_customer):
+    from customers.tests.factories import make_cbu
+    from testsupport.api import run_at_once
+
+    customer = create_customer()
+    path = f"/customers/{customer['customerId']}/bank-accounts"
+    numbers = iter([make_cbu(account=f"{n:013d}") for n in (11, 12)])
+    added = run_at_once(2, lambda: api.post(path, {**DOC_BANK_ACCOUNT, "accountNumber": next(numbers), "metadata": {}}))
+    assert [response.status_code for response in added] == [201, 201]
+    default = api.get(f"/customers/{customer['customerId']}").json()["defaultBankAccountId"]
+    updates = events(api, type="customer.updated")
+    assert [e["data"]["object"]["defaultBankAccountId"] for e in updates] == [default]
