@@ -169,7 +169,8 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 # redo (a webhook may be sent twice; at least once is the promise), and never anything else's: the web and
 # the payout worker keep synchronous commits.
 if os.environ.get("TASK_WORKER_ASYNC_COMMIT") == "1":
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c synchronous_commit=off".strip()
 # No ATOMIC_REQUESTS: the API's one transaction rule, by method, is in api/views.py; the back-office's
 # decisions are services, each its own transaction.
 

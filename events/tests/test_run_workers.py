@@ -78,3 +78,17 @@ def test_run_workers_puts_back_a_task_a_dead_worker_left_running(api, create_cus
     finally:
         workers.send_signal(signal.SIGTERM)
         workers.wait(timeout=60)
+
+
+def test_the_payout_worker_refuses_asynchronous_commits(db):
+    env = {**os.environ, "DATABASE_URL": running_test_database_url(), "TASK_WORKER_ASYNC_COMMIT": "1"}
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "process_payouts", "--once"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert refused.returncode != 0
+    assert "synchronous_commit is off" in refused.stderr
+    del env["TASK_WORKER_ASYNC_COMMIT"]
+    ran = subprocess.run(
+        [sys.executable, "manage.py", "process_payouts", "--once"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stderr

@@ -13,6 +13,7 @@ import threading
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from audit.context import command_actor
 from payouts.worker import PayoutWorker
@@ -35,6 +36,13 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be between 1 and 5000.")
         if stale_after < 1:
             raise CommandError("--stale-after must be at least 1 second.")
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            if cursor.fetchone()[0] == "off":
+                raise CommandError(
+                    "synchronous_commit is off on this connection: the payout worker moves money and must not "
+                    "lose a commit to a crash (unset TASK_WORKER_ASYNC_COMMIT; it is for the task workers only)."
+                )
         worker = PayoutWorker(batch_size=batch_size, stale_after=timedelta(seconds=stale_after))
         if once:
             stats = worker.run_once()

@@ -71,8 +71,10 @@ class Command(BaseCommand):
         if not 0.01 <= poll <= 60:
             raise CommandError("--poll must be between 0.01 and 60 seconds.")
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        synchronous = {name: value for name, value in os.environ.items() if name != "TASK_WORKER_ASYNC_COMMIT"}
         children = [
-            Child(f"payouts-{n}", [*manage, "process_payouts", "--poll", str(poll)]) for n in range(payout_workers)
+            Child(f"payouts-{n}", [*manage, "process_payouts", "--poll", str(poll)], env=synchronous)
+            for n in range(payout_workers)
         ] + [
             Child(
                 f"tasks-{n}",
