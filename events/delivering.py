@@ -116,12 +116,13 @@ def attempt(delivery_id: int, number: int) -> str:
     return outcome
 
 
-def first_attempts(deliveries: list[list[int]]) -> str:
+def first_attempts(deliveries: list[list[int]], deadline: float | None = None) -> str:
     """The first attempt of each delivery ([delivery id, endpoint id] pairs), in order. An endpoint that
     fails one gets the rest of its first attempts as deliver tasks of their own (a timeout is 10 s: it
     cannot hold up the other endpoints), and past a third of TASK_STALE_SECONDS (so this task is never
-    taken for a dead one) the rest goes to a new task."""
-    deadline = time.monotonic() + settings.TASK_STALE_SECONDS / 3
+    taken for a dead one; or the caller's deadline, a time.monotonic()) the rest goes to a new task."""
+    if deadline is None:
+        deadline = time.monotonic() + settings.TASK_STALE_SECONDS / 3
     failing: set[int] = set()
     for done, (delivery_id, endpoint_id) in enumerate(deliveries, start=1):
         if endpoint_id in failing:

@@ -212,8 +212,8 @@ def deliveries_create(*, event: Event, endpoints: list[WebhookEndpoint]) -> list
 
 def deliveries_fan_out(*, event_ids: list[str]) -> int:
     """The fan-out task's work: a delivery per listening endpoint for each event not yet fanned out (a
-    fan-out task run again makes nothing twice); how many it made."""
-    made = 0
+    fan-out task run again makes nothing twice); how many it made. One bulk INSERT for all of them, and
+    one endpoint query per merchant, mode and type."""
     with transaction.atomic():
         # NOWAIT: a repeat of a fan-out still running fails at once (a lock error, requeued later by
         # tasks_recover) instead of skipping its events and ending as if it had made their deliveries.
@@ -222,12 +222,45 @@ def deliveries_fan_out(*, event_ids: list[str]) -> int:
             .filter(public_id__in=event_ids, fanned_out=False)
             .order_by("id")
         )
+        listening: dict[tuple, list[WebhookEndpoint]] = {}
+        deliveries = []
         for event in events:
-            endpoints = endpoints_listening(event)
-            if endpoints:
-                made += len(deliveries_create(event=event, endpoints=endpoints))
+            key = (event.merchant_id, event.livemode, event.type)
+            if key not in listening:
+                listening[key] = endpoints_listening(event)
+            deliveries += [Delivery(event=event, endpoint=endpoint) for endpoint in listening[key]]
+        now = timezone.now()
+        for delivery in deliveries:
+            delivery.next_attempt_at = now
+        Delivery.objects.bulk_create(deliveries)
         Event.objects.filter(pk__in=[event.pk for event in events]).update(fanned_out=True)
-    return made
+    return len(deliveries)
+
+
+FAN_OUT_TASK = "events.tasks.fan_out"
+
+
+def fan_out_tasks_take(*, limit: int) -> dict:
+    """Up to `limit` fan-out tasks waiting in the queue, claimed as the task worker claims one (running,
+    with its start time: tasks_recover puts them back if this worker dies), for a fan-out task to do their
+    work with its own: events made one request at a time are fanned out and delivered in batches. Their
+    ids and event ids."""
+    now = timezone.now()
+    with transaction.atomic():
+        waiting = dict(
+            DBTaskResult.objects.select_for_update(skip_locked=True)
+            .filter(status="READY", task_path=FAN_OUT_TASK, run_after__lte=now)
+            .order_by("run_after")
+            .values_list("id", "args_kwargs")[:limit]
+        )
+        DBTaskResult.objects.filter(pk__in=waiting).update(status="RUNNING", started_at=now)
+    return {task_id: args["args"][0] for task_id, args in waiting.items()}
+
+
+def fan_out_tasks_done(*, task_ids) -> None:
+    DBTaskResult.objects.filter(pk__in=task_ids, status="RUNNING").update(
+        status="SUCCESSFUL", finished_at=timezone.now(), return_value="done by another fan-out task"
+    )
 
 
 def first_attempts_due(*, event_ids: list[str]) -> list[list[int]]:

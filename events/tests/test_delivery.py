@@ -289,3 +289,14 @@ def test_a_failing_endpoint_hands_its_other_first_attempts_to_tasks_of_their_own
     for hook in (healthy, failing):
         deliveries = api.get(f"/webhook-endpoints/{hook['webhookEndpointId']}/deliveries").json()["data"]
         assert [d["status"] for d in deliveries] == ["succeeded"] * 3
+
+
+def test_a_fan_out_task_does_the_work_of_the_ones_waiting(api, create_customer, receiver):
+    endpoint(api, receiver.url)
+    for _ in range(3):
+        create_customer()  # one event, one fan-out task each
+    run_tasks()
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 3
+    outcomes = sorted(DBTaskResult.objects.values_list("status", "return_value"))
+    assert [status for status, _ in outcomes] == ["SUCCESSFUL"] * 3
+    assert [value for _, value in outcomes].count("done by another fan-out task") == 2
