@@ -71,20 +71,25 @@ def _event(scope: Scope, type: str, obj: dict[str, Any], previous: dict[str, Any
     )
 
 
+# The fan-out task's row, as django-tasks-db's enqueue() writes it (tests run it through the engine's own
+# worker), as plain SQL: on the API's busiest path, building a model instance and preparing its fifteen
+# fields cost more than PostgreSQL takes to insert it. Due now (run_after), like enqueue_now.
+FAN_OUT_ROW = """
+INSERT INTO django_tasks_database_dbtaskresult
+       (id, status, enqueued_at, args_kwargs, priority, task_path, worker_ids, queue_name, backend_name,
+        run_after, exception_class_path, traceback)
+SELECT gen_random_uuid(), 'READY', now(), jsonb_build_object('args', jsonb_build_array(%s::jsonb), 'kwargs',
+       '{}'::jsonb), %s, %s, '[]'::jsonb, %s, %s, now(), '', ''
+ WHERE """
+
+
 def _enqueue_fan_out(scope: Scope, type: str, event_ids: list[str], only_if: tuple[str, tuple] | None = None) -> None:
     task = tasks.fan_out
-    row = DBTaskResult(
-        args_kwargs={"args": [event_ids], "kwargs": {}},
-        priority=task.priority,
-        task_path=task.module_path,
-        queue_name=task.queue_name,
-        run_after=timezone.now(),  # due now, in order with the retries due (see enqueue_now)
-        backend_name=task.backend,
-    )
     condition, params = LISTENING, (scope.merchant_id, scope.livemode, type)
     if only_if is not None:
         condition, params = f"{condition} AND {only_if[0]}", params + tuple(only_if[1])
-    db.insert_where(row, condition, params)
+    row = (orjson.dumps(event_ids).decode(), task.priority, task.module_path, task.queue_name, task.backend)
+    db.execute(FAN_OUT_ROW + condition, row + params)
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
