@@ -54,7 +54,10 @@ def _with_diff(event, previous):
 class HistoryAdmin(MillionRowAdmin):
     list_display = ("pgh_created_at", "pgh_label", "public_id", "actor", "changed")
     list_filter = (("pgh_label", fixed_choices((CREATE, UPDATE, DELETE, REVEAL))), "pgh_created_at")
-    search_help_text = "The object's id (cust_…, ba_…, po_…, mer_…, key_…): its whole history."
+    search_help_text = (
+        "The object's id (cust_…, ba_…, po_…, mer_…, key_…): its whole history; or who acted, by the start of "
+        "their name (staff:ana, api_key:sk_live_ab12, command:import_customers)."
+    )
     ordering = ("-pgh_id",)
     list_per_page = 50
 

@@ -178,6 +178,7 @@ def pages() -> list[tuple[str, str]]:
         ("customer history, last page", "LAST:" + history),
         ("customer history, creates", history + "?pgh_label__exact=create"),
         ("customer history, search id", history + "?q=" + cust_id(G)),
+        ("customer history, search actor (none)", history + "?q=staff%3Anobody"),
         ("bank account history, page 1", "/admin/customers/bankaccounthistory/"),
         ("payout history, page 1", "/admin/payouts/payouthistory/"),
         ("customer page", "CHANGE:" + customers),

@@ -14,12 +14,14 @@ class Kind(Enum):
     LAST4 = "last four digits"  # 4 digits
     ACCOUNT_NUMBER = "account number"  # 22 digits: found by its fingerprint, never decrypted
     EMAIL = "email"  # contains @
+    ACTOR = "actor"  # word:…, as the audit trail names who acted (staff:ana, api_key:sk_test_ab12, command:…)
     TEXT = "name"  # anything else: a name fragment (at least MIN_TEXT characters)
 
 
 MIN_TEXT = 3  # trigram indexes need three characters to narrow anything down
 _PUBLIC_ID = re.compile(rf"([a-z]+)_[A-Za-z0-9]{{{RANDOM_LENGTH}}}")
 _SEPARATORS = re.compile(r"[\s.\-/]")
+_ACTOR = re.compile(r"[a-z_]+:\S+")
 _DIGIT_KINDS = {11: Kind.TAX_ID, 4: Kind.LAST4, 22: Kind.ACCOUNT_NUMBER}
 
 
@@ -43,4 +45,6 @@ def parse_term(raw: str) -> Term:
         return Term(_DIGIT_KINDS[len(digits)], digits)
     if "@" in text:
         return Term(Kind.EMAIL, text)
+    if _ACTOR.fullmatch(text):
+        return Term(Kind.ACTOR, text)
     return Term(Kind.TEXT, text)
