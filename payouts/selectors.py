@@ -8,7 +8,7 @@ from core.pagination import Page, keyset_page
 from core.scope import Scope
 from core.search import Kind, Term
 from customers.models import BankAccount
-from customers.selectors import bank_accounts_with_tax_id, customers_with_email, every_scope
+from customers.selectors import bank_account_ids_with_tax_id, customers_with_email, every_scope
 from payouts.filters import PayoutFilter
 from payouts.models import Payout
 
@@ -77,8 +77,7 @@ def payouts_search(queryset: QuerySet[Payout], term: Term) -> QuerySet[Payout] |
             to_number = every_scope(Payout.objects.filter(destination_fingerprint=crypto.fingerprint(value)))
             return queryset.filter(pk__in=to_number.values("pk"))
         case Kind.TAX_ID:
-            customers = bank_accounts_with_tax_id(value).values("customer__public_id")
-            return queryset.filter(customer_public_id__in=customers)
+            return queryset.filter(customer_public_id__in=bank_account_ids_with_tax_id(value, "customer__public_id"))
         case Kind.EMAIL:
             return queryset.filter(customer_public_id__in=customers_with_email(value).values("public_id"))
     return None

@@ -6,13 +6,19 @@ import re
 import pytest
 from django.db import connection
 from django.db.models import QuerySet
+from django.test.utils import CaptureQueriesContext
 
 from audit.selectors import history_search
 from compliance.roles import ANALYST
 from compliance.tests.test_verification import staff_client
 from core.search import Kind, parse_term
 from customers.models import BankAccount, Customer
-from customers.selectors import bank_accounts_search, customers_search
+from customers.selectors import (
+    bank_account_ids_with_tax_id,
+    bank_accounts_search,
+    bank_accounts_with_tax_id,
+    customers_search,
+)
 from customers.tests.factories import make_cbu
 from payouts.models import Payout
 from payouts.selectors import payouts_search
@@ -65,7 +71,7 @@ def test_customer_searches_reach_their_indexes(rows):
     cases = [
         (customer.public_id, ["customer_public_id_unique"]),
         (account.public_id, ["bank_account_public_id_unique"]),
-        ("20-22137007-5", ["bank_account_cuit", "bank_account_cuil"]),
+        ("20-22137007-5", ["customers_customer_pkey"]),  # by the ids found first: see the next test
         (NUMBER[-4:], ["bank_account_last4"]),
         (NUMBER, ["bank_account_fingerprint"]),
         ("gerardo@example.com", ["customer_scope_email"]),
@@ -77,13 +83,21 @@ def test_customer_searches_reach_their_indexes(rows):
         assert [c.public_id for c in found] == [customer.public_id], raw
 
 
+def test_tax_id_search_reads_the_accounts_first_by_their_indexes(rows):
+    _, account = rows
+    uses(bank_accounts_with_tax_id("20221370075"), "bank_account_cuit", "bank_account_cuil")
+    with CaptureQueriesContext(connection) as queries:
+        assert bank_account_ids_with_tax_id("20221370075", "public_id") == [account.public_id]
+    assert len(queries) == 1
+
+
 def test_bank_account_searches_reach_their_indexes(rows):
     customer, account = rows
     accounts = BankAccount.objects.order_by("-pk")
     cases = [
         (account.public_id, ["bank_account_public_id_unique"]),
         (customer.public_id, ["customer_public_id_unique", "bank_account_customer_page"]),
-        ("20221370075", ["bank_account_cuit"]),
+        ("20221370075", ["customers_bankaccount_pkey"]),
         (NUMBER[-4:], ["bank_account_last4"]),
         (NUMBER, ["bank_account_fingerprint"]),
     ]
