@@ -142,6 +142,7 @@ def pages() -> list[tuple[str, str]]:
         ("customers, page 2", "NEXT:" + customers),
         ("customers, last page", "LAST:" + customers),
         ("customers, sorted by name", customers + "?o=2"),
+        ("customers, sorted by name, page 2", "NEXT:" + customers + "?o=2"),
         ("customers, verified", customers + "?verification_status__exact=verified"),
         ("customers, country UY", customers + "?country__exact=UY"),
         ("customers, type business", customers + "?type__exact=business"),
@@ -152,6 +153,7 @@ def pages() -> list[tuple[str, str]]:
         ("customers, search CUIT", customers + "?q=" + cuit(G)),
         ("customers, search email", customers + f"?q=c{G}%40example.com"),
         ("customers, search name fragment", customers + "?q=ferreyra"),
+        ("customers, search common fragment", customers + "?q=mar"),
         ("customers, search rare name fragment", customers + "?q=" + format(G * 7, "x")),
         ("customers, search last4", customers + "?q=" + account_number(G)[-4:]),
         ("customers, search full number", customers + "?q=" + account_number(G)),
@@ -229,6 +231,7 @@ def resolve(browser: Browser, path: str) -> str:
     if not kind:
         return path.replace("PAST7", time.strftime("%Y-%m-%d", time.gmtime(time.time() - 7 * 86400)))
     _, text, _ = browser.request("GET", base)
+    base = base.split("?")[0]
     if kind == "CHANGE":
         return base + re.search(r'href="/admin/customers/customer/(\d+)/change/', text).group(1) + "/change/"
     links = re.findall(r'<a[^>]*href="(\?[^"]*)"[^>]*>([^<]*)</a>', text)

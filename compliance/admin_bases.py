@@ -127,7 +127,10 @@ class KeysetChangeList(ChangeList):
         self.first_url = self.get_query_string(remove=[*KEYSET_PARAMS, "p"])
         self.last_url = self.get_query_string({LAST: "1"}, [AFTER, BEFORE, "p"])
         self.export_query = self.get_query_string(remove=KEYSET_PARAMS)
-        if rows:
+        self.newer_url = self.older_url = self.first_url
+        if not rows:  # e.g. every row after the cursor has gone: back to the first page only
+            self.has_older, self.has_newer = False, bool(token or backwards)
+        else:
             self.newer_url = self.get_query_string({BEFORE: self._encode(rows[0], ordering)}, [AFTER, LAST, "p"])
             self.older_url = self.get_query_string({AFTER: self._encode(rows[-1], ordering)}, [BEFORE, LAST, "p"])
         self.result_count, self.count_text = self._count(len(rows), token or backwards)
