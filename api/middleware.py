@@ -47,6 +47,10 @@ def is_back_office(request) -> bool:
     return request.path_info.startswith(BACK_OFFICE_PREFIXES)
 
 
+def is_admin(request) -> bool:
+    return request.path_info.startswith("/admin/")
+
+
 class BackOfficeOnly:
     """Mixed into a Django middleware: it runs for back-office paths only, and API requests skip it."""
 
@@ -77,13 +81,13 @@ class BackOfficeStatementTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not is_back_office(request):
+        if not is_admin(request):  # the API docs query nothing
             return self.get_response(request)
         with statement_timeout(settings.BACK_OFFICE_STATEMENT_TIMEOUT):
             return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not (is_back_office(request) and is_query_canceled(exception)):
+        if not (is_admin(request) and is_query_canceled(exception)):
             return None
         context = {
             **admin.site.each_context(request),
