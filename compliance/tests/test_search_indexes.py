@@ -30,10 +30,18 @@ NUMBER = make_cbu(account="1234567890123")
 
 @pytest.fixture
 def rows(db):
+    """The searched rows among others unlike them, and fresh statistics: the planner then sees each search
+    as the selective one it is (with stale statistics of other tests' rows, any plan may look cheapest)."""
     scope = make_merchant("Scale").test_key.scope
+    for i in range(20):
+        other = make_customer(scope, name=f"Other {i}", email=f"other{i}@example.com")
+        make_bank_account(scope, other, make_cbu(account=f"{i:013d}"), metadata={"cuil": f"2000000000{i % 10}"})
+        make_pending_payouts(scope, 1, number=make_cbu(account=f"{i:013d}"))
     customer = make_customer(scope, name="Gerardo Ratto", email="gerardo@example.com")
     account = make_bank_account(scope, customer, NUMBER, metadata={"cuit": "20221370075"})
     make_pending_payouts(scope, 2, number=NUMBER)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer, customers_bankaccount, payouts_payout, customers_customerhistory")
     return customer, account
 
 
