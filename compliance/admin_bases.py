@@ -72,8 +72,10 @@ class KeysetChangeList(ChangeList):
     """
 
     def get_ordering_field(self, field_name):
-        """Only the admin's sortable_by columns sort (a hand-written ?o= included): each has an index."""
-        if field_name not in self.sortable_by:
+        """Only the admin's sortable_by columns sort (a hand-written ?o= included), each by its index, and
+        only the whole list: a filtered or searched one stays newest first, since walking the sort's index
+        for the few rows a filter keeps reads most of the table (0.9 s for one country at a million rows)."""
+        if field_name not in self.sortable_by or self.query or self.get_filters_params():
             return None
         return super().get_ordering_field(field_name)
 

@@ -99,7 +99,8 @@ class CustomerAdmin(AuditHistoryMixin, CsvExportMixin, MillionRowAdmin):
     )
     search_help_text = (
         "A cust_ or ba_ id; a CUIT/CUIL (11 digits), last four digits or full CBU/CVU (22 digits) of one of "
-        "their accounts; an email; or at least 3 letters of a name (anywhere in it), or an exact externalId."
+        "their accounts; an email; or at least 3 letters of a name (anywhere in it), or an exact externalId. "
+        "Sorting by name applies to the whole list (a filtered or searched one is newest first)."
     )
     sortable_by = ("name",)
     export_columns = (

@@ -210,3 +210,17 @@ def test_a_back_office_query_over_its_time_limit_is_cancelled_in_postgresql(sett
         assert cursor.fetchone()[0] == 0  # nothing of the page's query is left running in the server
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "0"  # and the connection is handed on without the back-office's limit
+
+
+@pytest.mark.django_db
+def test_the_whole_list_sorts_by_name_a_filtered_one_stays_newest_first():
+    scope = make_merchant("Sort").test_key.scope
+    made = {name: make_customer(scope, name=name).public_id for name in ("Bruno", "Ana", "Carla")}
+    analyst = staff_client("ana", ANALYST)
+
+    def listed(query: str) -> list[str]:
+        text = analyst.get("/admin/customers/customer/" + query).content.decode().split('id="result_list"')[1]
+        return [name for _, name in sorted((text.index(public_id), name) for name, public_id in made.items())]
+
+    assert listed("?o=2") == ["Ana", "Bruno", "Carla"]
+    assert listed("?o=2&country__exact=AR") == ["Carla", "Ana", "Bruno"]
