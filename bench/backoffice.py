@@ -196,6 +196,14 @@ class Browser:
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str, float]:
+        """One request; a dropped connection (status 0) is reported once, logged, and retried once."""
+        status, text, elapsed = self._request(method, path, body)
+        if status == 0:
+            print(f"  (connection lost on {path}: retried)", flush=True)
+            status, text, elapsed = self._request(method, path, body)
+        return status, text, elapsed
+
+    def _request(self, method: str, path: str, body: str | None = None) -> tuple[int, str, float]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Host": "127.0.0.1"}
         if body is not None:
             headers |= {"Content-Type": "application/x-www-form-urlencoded", "Referer": f"http://127.0.0.1{path}"}
