@@ -224,3 +224,18 @@ def test_the_whole_list_sorts_by_name_a_filtered_one_stays_newest_first():
 
     assert listed("?o=2") == ["Ana", "Bruno", "Carla"]
     assert listed("?o=2&country__exact=AR") == ["Carla", "Ana", "Bruno"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url", ["/admin/customers/customer/", "/admin/payouts/payout/", "/admin/customers/customerhistory/"]
+)
+def test_per_option_counts_are_off_and_say_so(url):
+    make_customer(make_merchant("Facets").test_key.scope)
+    analyst = staff_client("ana", ANALYST)
+    with CaptureQueriesContext(connection) as plain:
+        analyst.get(url)
+    with CaptureQueriesContext(connection) as asked:
+        text = analyst.get(url + "?_facets=True").content.decode()
+    assert len(asked) == len(plain)  # no counting query added
+    assert "Show counts" not in text and "Counts per filter option are off on this list" in text
