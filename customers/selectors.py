@@ -112,7 +112,7 @@ def bank_account_list(*, customer: Customer, params) -> Page:
 
 
 # The back-office's searches (compliance): each kind of term reaches one index (README "The compliance
-# back-office"; customers/tests/test_search_plans.py proves it).
+# back-office"; compliance/tests/test_search_indexes.py proves it).
 
 
 def every_scope(queryset: QuerySet) -> QuerySet:
