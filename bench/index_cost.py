@@ -12,6 +12,7 @@ has not. No Python and no HTTP in the measurement, so a busy machine disturbs it
 
 import argparse
 import statistics
+import time
 
 import psycopg2
 
@@ -47,8 +48,16 @@ FROM generate_series(1, {rows}) g,
 }
 
 
-def per_row_us(database_url: str, table: str, rows: int) -> float:
+def per_row_us(database_url: str, table: str, rows: int, single: bool) -> float:
     with psycopg2.connect(database_url) as db, db.cursor() as cursor:
+        if single:  # one INSERT per row, as the API writes: the round trips are the same on both sides
+            statement = INSERTS[table].format(rows=1)
+            started = time.perf_counter()
+            for _ in range(rows):
+                cursor.execute(statement)
+            elapsed_us = (time.perf_counter() - started) * 1e6
+            db.rollback()
+            return elapsed_us / rows
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + INSERTS[table].format(rows=rows))
         (plan,) = cursor.fetchone()
         db.rollback()
@@ -61,15 +70,16 @@ def main() -> None:
     parser.add_argument("after")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--single", action="store_true", help="one INSERT statement per row (timed from here)")
     args = parser.parse_args()
     sides = {"before": args.before, "after": args.after}
     for table in INSERTS:
         for side in sides.values():  # warm-up: caches, the GIN pending list's first flush
-            per_row_us(side, table, args.rows)
+            per_row_us(side, table, args.rows, args.single)
         times: dict[str, list[float]] = {side: [] for side in sides}
         for round_number in range(args.rounds):
             for side in list(sides) if round_number % 2 == 0 else list(sides)[::-1]:
-                times[side].append(per_row_us(sides[side], table, args.rows))
+                times[side].append(per_row_us(sides[side], table, args.rows, args.single))
         before, after = (statistics.median(times[side]) for side in sides)
         print(f"| {table} | {before:.1f} | {after:.1f} | {after - before:+.1f} |", flush=True)
 
