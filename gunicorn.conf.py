@@ -5,6 +5,7 @@ which gunicorn applies after this file. The environment variables below are the 
 """
 
 import os
+import secrets
 
 from payoutsite.http_server import install
 
@@ -12,6 +13,13 @@ from payoutsite.http_server import install
 install()
 
 wsgi_app = "payoutsite.wsgi:application"  # so a bare `gunicorn` works too
+
+# DEBUG without SECRET_KEY: the settings make up a key, and each worker reads the settings itself (no
+# preload), so each would sign sessions with its own and staff would be logged out whenever a request
+# landed on another worker. One key for this server and all its workers, made here in the master before
+# they are forked (they inherit its environment); a restart makes a new one, as a development key should.
+if os.environ.get("DEBUG", "").lower() in {"1", "true", "yes", "on"} and not os.environ.get("SECRET_KEY"):
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)
 
 # PORT: the port to listen on, on every interface (the platform's load balancer is in front).
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"

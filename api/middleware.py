@@ -4,10 +4,14 @@ messages middleware for the back-office only."""
 import logging
 import time
 
+from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.template.response import TemplateResponse
 
+from core.db import is_query_canceled, statement_timeout
 from core.ids import new_public_id
 
 logger = logging.getLogger("payoutsite.access")
@@ -43,6 +47,10 @@ def is_back_office(request) -> bool:
     return request.path_info.startswith(BACK_OFFICE_PREFIXES)
 
 
+def is_admin(request) -> bool:
+    return request.path_info.startswith("/admin/")
+
+
 class BackOfficeOnly:
     """Mixed into a Django middleware: it runs for back-office paths only, and API requests skip it."""
 
@@ -62,3 +70,28 @@ class BackOfficeAuthenticationMiddleware(BackOfficeOnly, AuthenticationMiddlewar
 
 class BackOfficeMessageMiddleware(BackOfficeOnly, MessageMiddleware):
     """The admin's flash messages."""
+
+
+class BackOfficeStatementTimeoutMiddleware:
+    """Every SQL statement of a back-office request runs under BACK_OFFICE_STATEMENT_TIMEOUT: PostgreSQL
+    cancels one that runs longer (it does not keep running after the request is gone, as it would when
+    gunicorn kills a worker at WEB_TIMEOUT), and the page says so instead of an error page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not is_admin(request):  # the API docs query nothing
+            return self.get_response(request)
+        with statement_timeout(settings.BACK_OFFICE_STATEMENT_TIMEOUT):
+            return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not (is_admin(request) and is_query_canceled(exception)):
+            return None
+        context = {
+            **admin.site.each_context(request),
+            "title": "This page took too long",
+            "seconds": settings.BACK_OFFICE_STATEMENT_TIMEOUT,
+        }
+        return TemplateResponse(request, "admin/compliance/query_timeout.html", context, status=503)

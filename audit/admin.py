@@ -3,11 +3,20 @@ history on its own page. Read-only: the trail is append-only (its tables refuse 
 
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
 from django.utils.html import format_html_join
 
-from audit.selectors import Change, Entry, actor_of, annotate_previous, changes_between, history, with_previous
-from compliance.admin_bases import ReadOnlyAdmin
+from audit.selectors import (
+    Change,
+    Entry,
+    actor_of,
+    annotate_previous,
+    changes_between,
+    history,
+    history_search,
+    with_previous,
+)
+from audit.tracking import CREATE, DELETE, REVEAL, UPDATE
+from compliance.admin_bases import KeysetChangeList, MillionRowAdmin, fixed_choices
 
 HISTORY_MODELS = (
     ("merchants", "MerchantHistory"),
@@ -29,7 +38,7 @@ def short(value) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-class HistoryChangeList(ChangeList):
+class HistoryChangeList(KeysetChangeList):
     """Fetches each listed event's previous one in a single query, for its diff."""
 
     def get_results(self, request):
@@ -42,13 +51,18 @@ def _with_diff(event, previous):
     return event
 
 
-class HistoryAdmin(ReadOnlyAdmin):
+class HistoryAdmin(MillionRowAdmin):
     list_display = ("pgh_created_at", "pgh_label", "public_id", "actor", "changed")
-    list_filter = ("pgh_label", "pgh_created_at")
-    search_fields = ("=public_id", "pgh_context__actor")
+    list_filter = (("pgh_label", fixed_choices((CREATE, UPDATE, DELETE, REVEAL))), "pgh_created_at")
+    search_help_text = (
+        "The object's id (cust_…, ba_…, po_…, mer_…, key_…): its whole history; or who acted, by the start of "
+        "their name (staff:ana, api_key:sk_live_ab12, command:import_customers)."
+    )
     ordering = ("-pgh_id",)
-    show_full_result_count = False
     list_per_page = 50
+
+    def search(self, queryset, term):
+        return history_search(queryset, term)
 
     def get_queryset(self, request):
         return annotate_previous(super().get_queryset(request))

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import OuterRef, Subquery
 
 from audit.tracking import CREATE
+from core.search import Kind, Term
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,16 @@ def history(*parts: tuple[models.QuerySet, str]) -> list[Entry]:
     """Several objects' events (e.g. a customer's and its bank accounts'), merged by time, newest first."""
     merged = [entry for queryset, subject in parts for entry in entries(queryset, subject)]
     return sorted(merged, key=lambda entry: entry.at, reverse=True)
+
+
+def history_search(queryset: models.QuerySet, term: Term) -> models.QuerySet | None:
+    """The events of the object `term` names by its public id (cust_…, ba_…, po_…): found by the tracked
+    model's unique id index, its events by the history's object index. Or the events of an actor, by the
+    start of its name (staff:ana, api_key:sk_test): no index (one would cost every audited write), so the
+    list reads back from the newest event until a page is full, under the back-office's statement timeout."""
+    if term.kind is Kind.ACTOR:
+        return queryset.filter(pgh_context__actor__startswith=term.value)
+    tracked = queryset.model.pgh_tracked_model
+    if term.kind is not Kind.PUBLIC_ID or "public_id" not in {field.name for field in tracked._meta.fields}:
+        return None
+    return queryset.filter(pgh_obj_id__in=tracked._default_manager.filter(public_id=term.value).values("pk"))

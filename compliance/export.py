@@ -1,21 +1,28 @@
 """CSV export of an admin changelist as it stands (filters, search, ordering), streamed.
 
-Rows are read with a server-side cursor in chunks and written as they are read, so a million rows
-never sit in memory. Each admin chooses its columns; account numbers appear as last four digits only.
+Rows are read as plain tuples (values_list: no model built per row) from a server-side cursor, in a
+transaction of the export's own, and written as they are read: a million rows never sit in memory and the
+first bytes leave at once. Each statement of it runs under the back-office's statement timeout. A stream
+cut short (an error, a killed worker) ends without HTTP's final chunk, so the download fails visibly and
+is never taken as complete. Each admin chooses its columns; account numbers appear as last four digits only.
 Every string cell that a spreadsheet would read as a formula is neutralised (OWASP "CSV injection").
 """
 
 import csv
+import io
 from collections.abc import Callable, Iterator
 from functools import update_wrapper
 
+from django.conf import settings
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
 
-CHUNK_ROWS = 2000
+from core.db import statement_timeout
+
+CHUNK_ROWS = 5000
 
 # A spreadsheet reads a cell starting with one of these as a formula (or, for tab and carriage return,
 # skips them and reads what follows as one): OWASP's list.
@@ -31,18 +38,23 @@ def safe_cell(value: object) -> object:
     return value
 
 
-class Echo:
-    """A file-like object whose write returns what it is given: csv.writer then yields lines."""
+def isoformat(moment) -> str:
+    return moment.isoformat() if moment is not None else ""
 
-    def write(self, value: str) -> str:
-        return value
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 class CsvExportMixin:
     """Adds /export/ to a ModelAdmin's changelist (and a link to it): the rows as the changelist shows them."""
 
     change_list_template = "admin/compliance/export_change_list.html"
-    export_columns: tuple[tuple[str, Callable], ...] = ()  # (header, value of an object)
+    # (header, column path for values_list, how the value is written: str when None)
+    export_columns: tuple[tuple[str, str, Callable | None], ...] = ()
 
     def get_urls(self):
         def export(request):
@@ -54,7 +66,6 @@ class CsvExportMixin:
         return [route, *super().get_urls()]
 
     def export_view(self, request) -> StreamingHttpResponse:
-        # Outside a transaction, so the server-side cursor outlives the view (WITH HOLD) while streaming.
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
@@ -66,7 +77,20 @@ class CsvExportMixin:
         return response
 
     def _lines(self, queryset) -> Iterator[str]:
-        writer = csv.writer(Echo())
-        yield writer.writerow([safe_cell(header) for header, _ in self.export_columns])
-        for obj in queryset.iterator(chunk_size=CHUNK_ROWS):
-            yield writer.writerow([safe_cell(value(obj)) for _, value in self.export_columns])
+        """The CSV, a chunk of CHUNK_ROWS lines at a time: one socket write per chunk, not per row."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([safe_cell(header) for header, _, _ in self.export_columns])
+        formats = [(index, write) for index, (_, _, write) in enumerate(self.export_columns) if write is not None]
+        rows = queryset.values_list(*[column for _, column, _ in self.export_columns])
+        # A transaction of its own: the cursor streams (a WITH HOLD one, outside a transaction, would run the
+        # whole query before the first row).
+        with transaction.atomic(), statement_timeout(settings.BACK_OFFICE_STATEMENT_TIMEOUT, local=True):
+            for count, row in enumerate(rows.iterator(chunk_size=CHUNK_ROWS), 1):
+                cells = list(row)
+                for index, write in formats:
+                    cells[index] = write(cells[index])
+                writer.writerow([safe_cell(cell) for cell in cells])
+                if count % CHUNK_ROWS == 0:
+                    yield _take(buffer)
+        yield _take(buffer)

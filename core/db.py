@@ -190,6 +190,31 @@ def is_unique_violation(error: IntegrityError) -> bool:
     return sqlstate(error) == UNIQUE_VIOLATION
 
 
+QUERY_CANCELED = "57014"  # statement_timeout (or a cancel request) stopped the statement
+
+
+def is_query_canceled(error: BaseException) -> bool:
+    return isinstance(error, DatabaseError) and sqlstate(error) == QUERY_CANCELED
+
+
+@contextmanager
+def statement_timeout(seconds: float, *, local: bool = False) -> Iterator[None]:
+    """PostgreSQL cancels any statement run inside that takes longer than `seconds`: it stops in the
+    database, not only in this process. `local`: for the current transaction only (it ends with it);
+    otherwise reset on the way out, so the next user of a persistent connection does not inherit it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, %s)", [f"{round(seconds * 1000)}ms", local])
+    try:
+        yield
+    finally:
+        if not local:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET statement_timeout")
+            except DatabaseError:
+                connection.close()  # never handed on with the timeout still set
+
+
 # Connection exceptions, operator intervention (shutdown, "cannot connect now", a cancelled statement), a
 # read-only node met during a failover, and lost serialization races and deadlocks: all pass; retrying is
 # right. (Class 08, class 57, 25006, 40001, 40P01.)

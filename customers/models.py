@@ -1,5 +1,8 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex, GinIndex, OpClass
 from django.db import models
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from audit.tracking import tracked
@@ -75,6 +78,14 @@ class Customer(models.Model):
             # The list endpoint: one tenant and mode, newest first, keyset on id.
             models.Index(fields=["merchant", "livemode", "-id"], name="customer_scope_page"),
             models.Index(fields=["merchant", "livemode", "email"], name="customer_scope_email"),
+            # The back-office (customers.selectors.customers_search): a name fragment, as the admin's
+            # icontains writes it (UPPER(name) LIKE UPPER('%…%')); trigrams serve a fragment anywhere.
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="customer_name_trgm"),
+            # The back-office list sorted by name (its only sortable column), paged by keyset on (name, id).
+            models.Index(fields=["name", "-id"], name="customer_name_sort"),
+            # The back-office's date filters: created_at follows id, so a block range index is enough
+            # (a few pages, next to nothing per insert).
+            BrinIndex(fields=["created_at"], name="customer_created_brin"),
         ]
         constraints = [
             # A constraint rather than unique=True: no extra LIKE index on PostgreSQL, one less index per insert.
@@ -150,6 +161,23 @@ class BankAccount(models.Model):
             models.Index(
                 fields=["merchant", "livemode", "account_number_fingerprint"], name="bank_account_fingerprint"
             ),
+            # The back-office's searches (customers.selectors): by last four digits, by CUIT or CUIL.
+            models.Index(fields=["account_number_last4"], name="bank_account_last4"),
+            models.Index(
+                KeyTransform("cuit", "metadata"), name="bank_account_cuit", condition=models.Q(metadata__has_key="cuit")
+            ),
+            models.Index(
+                KeyTransform("cuil", "metadata"), name="bank_account_cuil", condition=models.Q(metadata__has_key="cuil")
+            ),
+            # The back-office's "needs review" filters (accounts, and customers with such an account): the
+            # flagged accounts are few, so this index is small.
+            models.Index(
+                fields=["-id"],
+                include=["customer"],
+                name="bank_account_needs_review",
+                condition=models.Q(needs_review=True),
+            ),
+            BrinIndex(fields=["created_at"], name="bank_account_created_brin"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["public_id"], name="bank_account_public_id_unique"),

@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -75,12 +76,16 @@ class Payout(models.Model):
                 name="payout_queue_by_mode",
                 condition=models.Q(status__in=["pending", "processing"]),
             ),
-            # What a decision stops (payouts.services.payouts_fail_stopped): pending payouts to a number.
+            # Payouts to a number: the pending ones a decision stops (payouts.services.payouts_fail_stopped), and
+            # the back-office's search by full account number (payouts.selectors.payouts_search), which needs
+            # every status: one index for both, where the stops had a partial one of pending payouts.
             models.Index(
                 fields=["merchant", "livemode", "destination_fingerprint"],
-                name="payout_pending_destination",
-                condition=models.Q(status="pending"),
+                name="payout_destination",
             ),
+            # The back-office's search by last four digits (one-off payouts have no account to go through).
+            models.Index(fields=["destination_last4"], name="payout_destination_last4"),
+            BrinIndex(fields=["created_at"], name="payout_created_brin"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["public_id"], name="payout_public_id_unique"),

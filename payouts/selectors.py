@@ -1,10 +1,14 @@
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
+from core import crypto
 from core.filters import parse_list_query
 from core.lookups import get_by_public_id
 from core.pagination import Page, keyset_page
 from core.scope import Scope
+from core.search import Kind, Term
+from customers.models import BankAccount
+from customers.selectors import bank_account_ids_with_tax_id, customers_with_email, every_scope
 from payouts.filters import PayoutFilter
 from payouts.models import Payout
 
@@ -52,3 +56,28 @@ def payout_list(*, scope: Scope, params) -> Page:
         fields=PAYOUT_FIELDS,
         scope_values=(scope.merchant_id, scope.livemode),
     )
+
+
+def payouts_search(queryset: QuerySet[Payout], term: Term) -> QuerySet[Payout] | None:
+    """The payouts `term` names (the back-office's search): by id (theirs, their customer's or account's),
+    the last four digits or full number they were sent to, or their customer's CUIT/CUIL or email."""
+    value = term.value
+    match term.kind:
+        case Kind.PUBLIC_ID if term.prefix == "po":
+            return queryset.filter(public_id=value)
+        case Kind.PUBLIC_ID if term.prefix == "cust":
+            return queryset.filter(customer_public_id=value)
+        case Kind.PUBLIC_ID if term.prefix == "ba":
+            # By the account's customer first: payouts have an index on their customer, not their account.
+            customer = BankAccount.objects.filter(public_id=value).values("customer__public_id")
+            return queryset.filter(customer_public_id__in=customer, bank_account_public_id=value)
+        case Kind.LAST4:
+            return queryset.filter(destination_last4=value)
+        case Kind.ACCOUNT_NUMBER:
+            to_number = every_scope(Payout.objects.filter(destination_fingerprint=crypto.fingerprint(value)))
+            return queryset.filter(pk__in=to_number.values("pk"))
+        case Kind.TAX_ID:
+            return queryset.filter(customer_public_id__in=bank_account_ids_with_tax_id(value, "customer__public_id"))
+        case Kind.EMAIL:
+            return queryset.filter(customer_public_id__in=customers_with_email(value).values("public_id"))
+    return None

@@ -365,7 +365,7 @@ def _fail(payouts: list[Payout], stopped: dict[int, stops.Stop]) -> None:
 def payouts_fail_stopped(*, scope: Scope, fingerprints: list[str]) -> int:
     """After a decision (a customer rejected, an account disabled): fail the pending payouts it stops, now,
     in the decision's transaction. Candidates are the pending payouts of the merchant and mode to these
-    numbers (a saved customer's payouts and one-offs alike; index payout_pending_destination); payouts.stops
+    numbers (a saved customer's payouts and one-offs alike; index payout_destination); payouts.stops
     decides which are stopped, and only those are locked (waiting for a claim in progress), then failed if
     still pending: a payout a worker claimed meanwhile was already with the rail."""
     if not fingerprints:

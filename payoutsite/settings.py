@@ -90,7 +90,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.postgres",
+    "django.contrib.postgres",  # ArrayField (webhook endpoints), the back-office's trigram and BRIN indexes
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -115,6 +115,8 @@ MIDDLEWARE = [
     # Django's session, user and messages middleware, for the back-office's paths only (api/middleware.py):
     # an API request carries a key, never a cookie, and skips them.
     "api.middleware.BackOfficeSessionMiddleware",
+    # Back-office statements are cancelled by PostgreSQL past BACK_OFFICE_STATEMENT_TIMEOUT; the page says so.
+    "api.middleware.BackOfficeStatementTimeoutMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "api.middleware.BackOfficeAuthenticationMiddleware",
@@ -262,6 +264,15 @@ if PAYOUT_LIVE_RAIL:
         f"PAYOUT_LIVE_RAIL={PAYOUT_LIVE_RAIL!r}: no live bank rail exists yet ('sandbox' is for test mode only)."
     )
 PAYOUT_LIVE_ENABLED = env_bool("PAYOUT_LIVE_ENABLED")
+
+# The back-office (/admin/): PostgreSQL cancels any of its statements running longer than this many seconds,
+# and the page says so. Below gunicorn's WEB_TIMEOUT, so no query outlives the worker that sent it.
+WEB_TIMEOUT = int(os.environ.get("WEB_TIMEOUT", "30"))
+BACK_OFFICE_STATEMENT_TIMEOUT = float(os.environ.get("BACK_OFFICE_STATEMENT_TIMEOUT", "10"))
+if not 0 < BACK_OFFICE_STATEMENT_TIMEOUT < WEB_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"BACK_OFFICE_STATEMENT_TIMEOUT must be a number of seconds above 0 and below WEB_TIMEOUT ({WEB_TIMEOUT})."
+    )
 
 # Compliance: a customer not paid for longer than this many days shows under "needs review".
 COMPLIANCE_UNPAID_DAYS = int(os.environ.get("COMPLIANCE_UNPAID_DAYS", "180"))

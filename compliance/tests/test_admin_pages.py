@@ -92,7 +92,7 @@ def test_csv_export_streams_the_filtered_changelist_masked():
     assert staff_client("nobody").get("/admin/payouts/payout/export/").status_code == 403
 
 
-def test_search_finds_customers_by_cuit_and_metadata(api, create_customer):
+def test_search_finds_customers_by_cuit(api, create_customer):
     analyst = staff_client("ana", ANALYST)
     tagged = create_customer(metadata={"crm": "ZX-81"})
     other = create_customer()
@@ -108,10 +108,9 @@ def test_search_finds_customers_by_cuit_and_metadata(api, create_customer):
             "metadata": {"cuit": "20-22137007-5"},
         },
     )
-    by_cuit = page(analyst, "/admin/customers/customer/?q=20221370075")
-    assert other["customerId"] in by_cuit and tagged["customerId"] not in by_cuit
-    by_metadata = page(analyst, "/admin/customers/customer/?q=ZX-81")
-    assert tagged["customerId"] in by_metadata and other["customerId"] not in by_metadata
+    for typed in ("20221370075", "20-22137007-5"):
+        by_cuit = page(analyst, f"/admin/customers/customer/?q={typed}")
+        assert other["customerId"] in by_cuit and tagged["customerId"] not in by_cuit
 
 
 def test_unpaid_customers_show_under_their_filter(api, create_customer, settings):
@@ -196,16 +195,19 @@ def test_customers_filter_by_accounts_needing_review(api, create_customer):
 
 @pytest.mark.parametrize("url", [*CHANGELISTS, "/admin/customers/customerhistory/"])
 def test_large_changelists_show_an_estimate_instead_of_counting_every_row(api, create_customer, url, monkeypatch):
-    from compliance.admin_bases import EstimatedCountPaginator
+    from compliance import admin_bases
 
     add_paid_customers(api, create_customer, 3, 0)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # the statistics the estimate reads
     analyst = staff_client("ana", ANALYST)
-    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_UP_TO", 0)  # as if the table were huge
+    monkeypatch.setattr(admin_bases, "EXACT_TABLE_UP_TO", 0)  # as if the table were huge
     with CaptureQueriesContext(connection) as queries:
-        assert analyst.get(url).status_code == 200
+        response = analyst.get(url)
     assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
-    assert [q for q in queries if "EXPLAIN (FORMAT JSON)" in q["sql"]]
-    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_UP_TO", 20_000)  # small: counted exactly
+    assert 'id="result-count">about ' in response.content.decode()
+    monkeypatch.setattr(admin_bases, "EXACT_TABLE_UP_TO", 20_000)  # small: counted exactly
     with CaptureQueriesContext(connection) as queries:
-        assert analyst.get(url).status_code == 200
+        response = analyst.get(url)
     assert [q for q in queries if "COUNT(" in q["sql"].upper()]
+    assert 'id="result-count">about ' not in response.content.decode()

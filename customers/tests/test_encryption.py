@@ -101,6 +101,23 @@ def test_corrupted_ciphertext_fails_the_check(keys, stored):
     assert [error.id for error in check_account_number_keys()] == ["customers.E002"]
 
 
+def test_the_start_up_check_reads_a_bounded_sample_and_finds_a_dropped_key_at_the_old_end(keys, stored, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customers import checks
+
+    monkeypatch.setattr(checks, "SAMPLE", 2)
+    keys(NEW, OLD)
+    bank_account_numbers_rotate_batch(batch_size=3)  # a rotation stopped half-way: the newest two still under OLD
+    with CaptureQueriesContext(connection) as queries:
+        assert check_account_number_keys() == []
+    assert 2 <= len(queries) <= 3 and all("LIMIT 2" in query["sql"] for query in queries)  # never every row
+    oldest = BankAccount.objects.order_by("pk").first()
+    BankAccount.objects.filter(pk=oldest.pk).update(account_number_key_id="dropped")
+    assert [error.id for error in check_account_number_keys()] == ["customers.E001"]
+
+
 def test_rotation_command_rejects_bad_batch_size(keys):
     from django.core.management import CommandError
 

@@ -1,5 +1,6 @@
 """Production settings refuse to start half-configured and pass Django's deployment checks."""
 
+import json
 import os
 import re
 import subprocess
@@ -121,3 +122,30 @@ def test_production_needs_a_postgresql_database_url(url, message):
     result = manage("check", **{**PRODUCTION, "DATABASE_URL": url})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def gunicorn_config(**env: str) -> dict:
+    """gunicorn.conf.py as gunicorn's master reads it, in a fresh process with only `env` set: the
+    environment its workers are forked with."""
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    script = "import json, os, runpy; runpy.run_path('gunicorn.conf.py'); print(json.dumps(dict(os.environ)))"
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_debug_without_secret_key_gives_every_gunicorn_worker_the_same_key():
+    """The master sets one key in the environment the workers inherit; each worker would otherwise make
+    its own (settings.py) and refuse the sessions the others signed."""
+    first = gunicorn_config(DEBUG="true")["SECRET_KEY"]
+    assert len(first) >= 50
+    assert gunicorn_config(DEBUG="true", SECRET_KEY="given-" + STRONG_KEY)["SECRET_KEY"] == "given-" + STRONG_KEY
+    assert "SECRET_KEY" not in gunicorn_config(DEBUG="false")
+
+
+def test_back_office_statement_timeout_must_be_below_the_worker_timeout():
+    result = manage("check", **PRODUCTION, BACK_OFFICE_STATEMENT_TIMEOUT="30")
+    assert result.returncode != 0 and "BACK_OFFICE_STATEMENT_TIMEOUT" in result.stderr
+    assert manage("check", DEBUG="true", BACK_OFFICE_STATEMENT_TIMEOUT="5", WEB_TIMEOUT="10").returncode == 0
