@@ -15,9 +15,10 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from core import crypto, db
 from core.errors import InvalidParameters
@@ -254,7 +255,7 @@ def fan_out_tasks_take(*, limit: int) -> dict:
     with transaction.atomic():
         waiting = dict(
             DBTaskResult.objects.select_for_update(skip_locked=True)
-            .filter(status="READY", task_path=FAN_OUT_TASK, run_after__lte=now)
+            .filter(Q(run_after__lte=now) | Q(run_after=get_date_max()), status="READY", task_path=FAN_OUT_TASK)
             .order_by("run_after")
             .values_list("id", "args_kwargs")[:limit]
         )
