@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pghistory
+import pghistory.runtime
 
 
 @contextmanager
@@ -36,3 +37,20 @@ def command_actor(handle: Callable) -> Callable:
             return handle(command, *args, **options)
 
     return run
+
+
+def current() -> Any:
+    """This thread's audit context (None outside one), for joined() in another thread."""
+    return getattr(pghistory.runtime._tracker, "value", None)
+
+
+@contextmanager
+def joined(context: Any) -> Iterator[None]:
+    """In another thread (pghistory's context is the thread's own): record the writes in the block under
+    `context`, from current() in the thread that opened it: the same actor, details and context id."""
+    if context is None:
+        yield
+        return
+    with pghistory.context():
+        pghistory.runtime._tracker.value = context
+        yield
