@@ -483,3 +483,27 @@ def test_the_worker_processes_exit_with_the_importer_and_hold_no_database_connec
         process.wait()
     _, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, f"orphans: {[p.pid for p in alive]}"
+
+
+# Index review: each index on the customer tables and the query it serves. One no query uses costs every
+# insert (the import's above all): drop it, or name its query here.
+INDEX_QUERIES = {
+    "customers_customer_pkey": "customer by primary key; the accounts' foreign key",
+    "customer_public_id_unique": "GET /customers/{id}; the payouts' foreign key",
+    "customer_external_id_unique": "the import's lookup by externalId; POST /customers' uniqueness",
+    "customer_scope_page": "GET /customers, newest first (keyset)",
+    "customer_scope_email": "GET /customers?email=",
+    "customers_bankaccount_pkey": "account by primary key",
+    "bank_account_public_id_unique": "GET /bank-accounts/{id}; the default account's foreign key",
+    "bank_account_customer_page": "a customer's accounts, newest first; the import's accounts of its customers",
+    "bank_account_fingerprint": "customers_flag_shared_numbers: a number's accounts in the merchant",
+    "bank_account_number_unique_per_customer": "one active account per number per customer (the API's 409)",
+}
+
+
+def test_every_index_on_the_customer_tables_serves_a_named_query(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename IN ('customers_customer', 'customers_bankaccount')"
+        )
+        assert {name for (name,) in cursor.fetchall()} == set(INDEX_QUERIES)
