@@ -65,17 +65,17 @@ def load_existing(merchant, rows: int) -> float:
         cursor.execute(
             """INSERT INTO customers_customer (public_id, merchant_id, livemode, type, name, email, country, metadata,
                    external_id, created_at, verification_status, verification_reason, default_bank_account_public_id)
-               SELECT 'cust_old' || n, %s, false, 'individual', 'Person ' || n, 'p' || n || '@example.com', 'AR',
-                      '{"segment": "gold"}', 'old-' || n, now(), 'unverified', '', 'ba_old' || n
+               SELECT 'cust_old' || %s || 'x' || n, %s, false, 'individual', 'Person ' || n, 'p' || n || '@example.com',
+                      'AR', '{"segment": "gold"}', 'old-' || n, now(), 'unverified', '', 'ba_old' || %s || 'x' || n
                  FROM generate_series(1, %s) AS n""",
-            [merchant.pk, rows],
+            [merchant.pk, merchant.pk, merchant.pk, rows],
         )
         cursor.execute(
             """INSERT INTO customers_bankaccount (public_id, customer_id, merchant_id, livemode, country, currency,
                    rail, account_type, holder_name, account_number_ciphertext, account_number_key_id,
                    account_number_fingerprint, account_number_last4, account_kind, entity_code, status, needs_review,
                    review_reason, metadata, created_at, details_changed_at)
-               SELECT 'ba_old' || substr(c.public_id, 9), c.id, c.merchant_id, false, 'AR', 'ARS', 'OTHER', 'savings',
+               SELECT c.default_bank_account_public_id, c.id, c.merchant_id, false, 'AR', 'ARS', 'OTHER', 'savings',
                       c.name, %s, %s, md5(c.public_id) || md5(c.external_id), '0000', 'cbu', '007', 'active', false,
                       '', '{}', now(), now()
                  FROM customers_customer c WHERE c.merchant_id = %s""",
