@@ -9,8 +9,8 @@ Writes CSVs of ROWS customers, each with one bank account, then in the same run:
 - `manage.py import_customers` on the file, in a child process, once per --writers value into an empty
   merchant, then again into a merchant that already has EXISTING customers with an account each (loaded
   with SQL, triggers off), to show whether the speed depends on the table's size;
-- the importer's peak memory, all its processes together (the command and its worker processes, sampled),
-  on the full file and on a tenth of it (does memory grow with the file?);
+- the importer's peak memory, all its processes together (the command and its worker processes, sampled:
+  RSS summed, an upper bound, and PSS summed), on the full file and on a tenth of it (does it grow?);
 - with --sides, the importer's two halves timed apart in this process: checking and preparing rows
   alone, and writing them alone (the write side bounds any importer that keeps this schema).
 Reports rows/s for each and the importer's ratios; results in bench/results/import.json.
@@ -157,26 +157,30 @@ def bench_sides(path: Path, merchant, batch_size: int) -> tuple[float, float]:
     return checking, writing
 
 
-def bench_import(path: Path, merchant, batch_size: int, writers: int) -> tuple[float, float]:
-    """Seconds, and the peak RSS in MB of the command and its worker processes together (sampled)."""
+def bench_import(path: Path, merchant, batch_size: int, writers: int) -> tuple[float, float, float]:
+    """Seconds, and the peak memory in MB of the command and its worker processes together, sampled twice a
+    second: the sum of their RSS (counts the pages they share once per process: an upper bound) and of
+    their PSS (each shared page split between its processes: what they hold together)."""
     import psutil
 
     command = [sys.executable, "manage.py", "import_customers", str(path), "--merchant", merchant.public_id]
     command += ["--batch-size", str(batch_size), "--writers", str(writers)]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak, tree = 0, psutil.Process(process.pid)
+    rss = pss = 0
+    tree = psutil.Process(process.pid)
     while process.poll() is None:
         try:
-            members = [tree, *tree.children(recursive=True)]
-            peak = max(peak, sum(member.memory_info().rss for member in members))
+            members = [member.memory_full_info() for member in [tree, *tree.children(recursive=True)]]
         except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.1)
+            continue
+        rss = max(rss, sum(member.rss for member in members))
+        pss = max(pss, sum(member.pss for member in members))
+        time.sleep(0.5)
     elapsed = time.perf_counter() - started
     if process.returncode:
         raise SystemExit(f"import_customers failed: {process.stderr.read().decode()[-2000:]}")
-    return elapsed, peak / 2**20
+    return elapsed, rss / 2**20, pss / 2**20
 
 
 def main() -> None:
@@ -201,19 +205,22 @@ def main() -> None:
             full, new_merchant(f"bench-bulk-{tag}")
         )
         for writers in writer_counts:
-            seconds, rss = bench_import(full, new_merchant(f"bench-import-{writers}-{tag}"), args.batch_size, writers)
+            merchant = new_merchant(f"bench-import-{writers}-{tag}")
+            seconds, rss, pss = bench_import(full, merchant, args.batch_size, writers)
             report[f"import_w{writers}_rows_per_s"] = args.rows / seconds
-            report[f"import_w{writers}_peak_rss_mb"] = rss
-        _, report["import_peak_rss_mb_tenth_of_the_rows"] = bench_import(
-            small, new_merchant(f"bench-import-small-{tag}"), args.batch_size, writer_counts[-1]
-        )
+            report[f"import_w{writers}_peak_rss_sum_mb"] = rss
+            report[f"import_w{writers}_peak_pss_sum_mb"] = pss
+        merchant = new_merchant(f"bench-import-small-{tag}")
+        _, rss, pss = bench_import(small, merchant, args.batch_size, writer_counts[-1])
+        report["import_peak_rss_sum_mb_tenth_of_the_rows"] = rss
+        report["import_peak_pss_sum_mb_tenth_of_the_rows"] = pss
         if existing:
             big = new_merchant(f"bench-import-big-{tag}")
             report["existing_load_seconds"] = load_existing(big, existing)
             for writers in writer_counts:
                 path = Path(folder) / f"more-{writers}.csv"
                 write_file(path, args.rows, f"m{writers}{tag}")
-                seconds, _ = bench_import(path, big, args.batch_size, writers)
+                seconds, *_ = bench_import(path, big, args.batch_size, writers)
                 report[f"import_w{writers}_into_existing_rows_per_s"] = args.rows / seconds
         if args.sides:
             check_seconds, write_seconds = bench_sides(full, new_merchant(f"bench-sides-{tag}"), args.batch_size)

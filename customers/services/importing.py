@@ -187,6 +187,11 @@ def customers_import_batch(*, scope: Scope, rows: list[PreparedRow]) -> ImportRe
     _copy_rows(Customer, CUSTOMER_COPY_COLUMNS, [_customer_line(scope, customer) for customer in new])
     _copy_rows(BankAccount, ACCOUNT_COPY_COLUMNS, [f"{c.pk}\t{a.copy_tail}\n" for c, a in new_accounts])
     _update_stored([customer for customer in stored if customer.changed])
+    # The deferred foreign-key checks (four a row) run now, not at commit: from the flagging step on, the
+    # batch holds its merchant's number lock, which another writer of the import may be waiting for.
+    # (Deferred again after: the transaction may go on, a test's for one.)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
     review.flag_shared_numbers_imported(scope, {account.fingerprint for _, account in new_accounts} - {""})
     return result
 
