@@ -26,6 +26,7 @@ class WorkerSetup:
 
 def run(setup: WorkerSetup, tasks, results) -> None:
     exit_with_parent(setup.parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the whole group: the importer stops us
     os.environ["DJANGO_SETTINGS_MODULE"] = setup.settings_module
     import django
     from django.conf import settings
