@@ -31,6 +31,8 @@ def label(statement: str) -> str:
     text = re.sub(r"SELECT set_config\('pghistory.context_id'.*?true\); ", "", statement.strip(), flags=re.S)
     if "customers_flag_shared_numbers" in text:
         return "SELECT customers_flag_shared_numbers (flag shared numbers)"
+    if text.startswith("SET CONSTRAINTS ALL IMMEDIATE"):
+        return "SET CONSTRAINTS ALL IMMEDIATE (deferred foreign keys)"
     if "nextval" in text:
         return "SELECT nextval (new customer ids)"
     if text.startswith("SELECT") and '"external_id" IN' in text:
