@@ -105,15 +105,7 @@ def import_row_prepare(scope: Scope, row) -> PreparedRow:
     customers_import_batch, its COPY text built: the part of the writing that needs no database, done
     in the import's worker processes."""
     data = row.customer
-    customer = ImportedCustomer(
-        public_id=new_public_id("cust"),
-        external_id=row.external_id,
-        type=data["type"],
-        country=data["country"],
-        name=data["name"],
-        email=data.get("email") or "",
-        metadata=data.get("metadata") or {},
-    )
+    public_id, email, metadata = new_public_id("cust"), data.get("email") or "", data.get("metadata") or {}
     accounts = tuple(
         PreparedAccount(
             account.public_id,
@@ -125,16 +117,19 @@ def import_row_prepare(scope: Scope, row) -> PreparedRow:
         )
         for account in row.accounts
     )
+    tail = _customer_tail(
+        scope, public_id, data["type"], data["name"], email, data["country"], row.external_id, metadata
+    )
     return PreparedRow(
         row.number,
-        customer.external_id,
-        customer.type,
-        customer.country,
-        customer.name,
-        customer.email,
-        customer.metadata,
-        customer.public_id,
-        _customer_tail(scope, customer),
+        row.external_id,
+        data["type"],
+        data["country"],
+        data["name"],
+        email,
+        metadata,
+        public_id,
+        tail,
         accounts,
     )
 
@@ -327,47 +322,48 @@ ACCOUNT_COPY_COLUMNS = (
 
 
 def _customer_line(scope: Scope, customer: ImportedCustomer) -> str:
-    tail = customer.copy_tail if customer.copy_tail is not None else _customer_tail(scope, customer)
+    tail = customer.copy_tail
+    if tail is None:
+        tail = _customer_tail(
+            scope,
+            customer.public_id,
+            customer.type,
+            customer.name,
+            customer.email,
+            customer.country,
+            customer.external_id,
+            customer.metadata,
+        )
     return f"{customer.pk}\t{_text(customer.default_bank_account_id)}\t{tail}\n"
 
 
-def _customer_tail(scope: Scope, customer: ImportedCustomer) -> str:
-    return "\t".join(
-        (
-            _text(customer.public_id),
-            str(scope.merchant_id),
-            _text(scope.livemode),
-            _text(customer.type),
-            _text(customer.name),
-            _text(customer.email),
-            _text(customer.country),
-            _text(customer.external_id),
-            _json(customer.metadata),
-        )
+# Public ids, key ids, fingerprints, ciphertexts (URL-safe base64) and the checked choices and codes (type,
+# country, currency, rail, account type, kind, entity code) never hold what COPY's text format escapes.
+def _customer_tail(
+    scope: Scope,
+    public_id: str,
+    type_: str,
+    name: str,
+    email: str,
+    country: str,
+    external_id: str,
+    metadata: dict[str, str],
+) -> str:
+    livemode = "t" if scope.livemode else "f"
+    return (
+        f"{public_id}\t{scope.merchant_id}\t{livemode}\t{type_}\t{_text(name)}\t{_text(email)}\t{country}\t"
+        f"{_text(external_id)}\t{_json(metadata)}"
     )
 
 
 def _account_tail(scope: Scope, account: ImportedAccount) -> str:
-    return "\t".join(
-        (
-            _text(account.public_id),
-            str(scope.merchant_id),
-            _text(scope.livemode),
-            _text(account.country),
-            _text(account.currency),
-            _text(account.rail),
-            _text(account.account_type),
-            _text(account.holder_name),
-            account.account_number_ciphertext,  # Fernet's URL-safe base64: nothing to escape
-            account.account_number_key_id,
-            account.account_number_fingerprint,
-            account.account_number_last4,
-            account.account_kind,
-            account.entity_code,
-            _text(account.needs_review),
-            _text(account.review_reason),
-            _json(account.metadata),
-        )
+    livemode, review = "t" if scope.livemode else "f", "t" if account.needs_review else "f"
+    return (
+        f"{account.public_id}\t{scope.merchant_id}\t{livemode}\t{account.country}\t{account.currency}\t"
+        f"{account.rail}\t{account.account_type}\t{_text(account.holder_name)}\t{account.account_number_ciphertext}\t"
+        f"{account.account_number_key_id}\t{account.account_number_fingerprint}\t{account.account_number_last4}\t"
+        f"{account.account_kind}\t{account.entity_code}\t{review}\t{_text(account.review_reason)}\t"
+        f"{_json(account.metadata)}"
     )
 
 
