@@ -46,11 +46,12 @@ def current() -> Any:
 
 @contextmanager
 def joined(context: Any) -> Iterator[None]:
-    """In another thread (pghistory's context is the thread's own): record the writes in the block under
-    `context`, from current() in the thread that opened it: the same actor, details and context id."""
+    """In another thread (pghistory's context is the thread's own): record the writes in the block with the
+    actor and details of `context` (from current() in the thread that opened it), under a context id of
+    their own. Two connections writing under one id would wait for each other: every audited write
+    upserts its id's pghistory_context row, which stays locked until its transaction ends."""
     if context is None:
         yield
         return
-    with pghistory.context():
-        pghistory.runtime._tracker.value = context
+    with pghistory.context(**dict(context.metadata)):
         yield

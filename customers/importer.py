@@ -335,8 +335,9 @@ def _picklable(exc: BaseException) -> BaseException:
 class Writers:
     """Batches of rows to `count` database connections. Writer 0 is the calling thread (its connection:
     in a test, the test's transaction); the others are threads, each with a connection of its own, that
-    write with the caller's audit context. A customer's rows always go to the same writer, in the file's
-    order, so no two writers ever hold one customer. A writer's failure is raised in the caller."""
+    write with the caller's audit actor and details (audit.context.joined). A customer's rows always go
+    to the same writer, in the file's order, so no two writers ever hold one customer. A writer's failure
+    is raised in the caller."""
 
     def __init__(self, write: Callable[[list[PreparedRow]], None], count: int):
         self.write, self.pending = write, [[] for _ in range(count)]
