@@ -1,5 +1,6 @@
 from collections.abc import Callable
 
+import orjson
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -106,3 +107,10 @@ def bank_account_list(*, customer: Customer, params) -> Page:
         scope_columns=("customer_id",),
         scope_values=(customer.pk,),
     )
+
+
+def customers_planned_count(*, scope: Scope) -> int:
+    """How many customers the planner believes the scope has (from its statistics, without counting): the
+    importer refreshes them only when a merchant's size has doubled since."""
+    plan = orjson.loads(customers_in_scope(scope=scope).values("pk").explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])

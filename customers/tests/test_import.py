@@ -303,7 +303,8 @@ def test_an_import_refreshes_the_planners_statistics(tmp_path, merchant):
     assert analyzed() == before + 1
 
 
-def test_statistics_are_refreshed_each_time_the_rows_created_double(tmp_path, merchant, monkeypatch):
+def record_analyzes(monkeypatch) -> list[int]:
+    """The rows created at each ANALYZE the importer runs."""
     from customers import importer
 
     created_at_each_analyze = []
@@ -320,9 +321,36 @@ def test_statistics_are_refreshed_each_time_the_rows_created_double(tmp_path, me
         "customers_tables_analyze",
         lambda: created_at_each_analyze.append(run["it"].counts["created"]),
     )
+    return created_at_each_analyze
+
+
+def test_statistics_are_refreshed_each_time_the_rows_created_double(tmp_path, merchant, monkeypatch):
+    analyzed = record_analyzes(monkeypatch)
     rows = "".join(f"x-{i},individual,P {i},,AR,,,,,\n" for i in range(4500))
     run_import(tmp_path, merchant.merchant, f"{HEADER}\n{rows}", "--batch-size", "500")
-    assert created_at_each_analyze == [1000, 2000, 4000, 4500]  # doubling, then once at the end
+    assert analyzed == [1000, 2000, 4000, 4500]  # doubling, then once at the end
+
+
+def add_customers_in_sql(merchant, count: int) -> None:
+    """count customers for merchant, fast, and the planner told."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO customers_customer (public_id, merchant_id, livemode, type, name, email, country,
+                   metadata, external_id, created_at, verification_status, verification_reason)
+               SELECT 'cust_' || n, %s, false, 'individual', 'P', '', 'AR', '{}', 'x-' || n, now(), 'unverified', ''
+                 FROM generate_series(1, %s) AS n""",
+            [merchant.pk, count],
+        )
+        cursor.execute("ANALYZE customers_customer")
+
+
+def test_a_merchant_the_planner_knows_as_large_is_analyzed_when_it_doubles(tmp_path, merchant, monkeypatch):
+    """Each ANALYZE reads 30,000 random pages: none until the merchant's customers have doubled."""
+    add_customers_in_sql(merchant.merchant, 3000)
+    analyzed = record_analyzes(monkeypatch)
+    rows = "".join(f"y-{i},individual,P {i},,AR,,,,,\n" for i in range(4500))
+    run_import(tmp_path, merchant.merchant, f"{HEADER}\n{rows}", "--batch-size", "500")
+    assert analyzed == [3000, 4500]  # 6,000 customers, then the end
 
 
 def many_rows(prefix: str, count: int, *, accounts: bool = True) -> str:
@@ -363,15 +391,7 @@ def test_the_batch_lookup_uses_the_partial_unique_index(tmp_path, merchant):
     names the condition itself, or past 100 ids it scans the merchant's customers."""
     from django.test.utils import CaptureQueriesContext
 
-    with connection.cursor() as cursor:  # a merchant with many customers, as the planner sees it
-        cursor.execute(
-            """INSERT INTO customers_customer (public_id, merchant_id, livemode, type, name, email, country,
-                   metadata, external_id, created_at, verification_status, verification_reason)
-               SELECT 'cust_' || n, %s, false, 'individual', 'P', '', 'AR', '{}', 'x-' || n, now(), 'unverified', ''
-                 FROM generate_series(1, 20000) AS n""",
-            [merchant.merchant.pk],
-        )
-        cursor.execute("ANALYZE customers_customer")
+    add_customers_in_sql(merchant.merchant, 20_000)  # a merchant with many customers, as the planner sees it
     with CaptureQueriesContext(connection) as queries:
         run_import(tmp_path, merchant.merchant, many_rows("e", 150, accounts=False))
     (lookup,) = [q["sql"] for q in queries.captured_queries if '"external_id" IN' in q["sql"]]
