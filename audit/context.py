@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pghistory
+import pghistory.runtime
 
 
 @contextmanager
@@ -36,3 +37,21 @@ def command_actor(handle: Callable) -> Callable:
             return handle(command, *args, **options)
 
     return run
+
+
+def current() -> Any:
+    """This thread's audit context (None outside one), for joined() in another thread."""
+    return getattr(pghistory.runtime._tracker, "value", None)
+
+
+@contextmanager
+def joined(context: Any) -> Iterator[None]:
+    """In another thread (pghistory's context is the thread's own): record the writes in the block with the
+    actor and details of `context` (from current() in the thread that opened it), under a context id of
+    their own. Two connections writing under one id would wait for each other: every audited write
+    upserts its id's pghistory_context row, which stays locked until its transaction ends."""
+    if context is None:
+        yield
+        return
+    with pghistory.context(**dict(context.metadata)):
+        yield

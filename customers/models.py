@@ -51,7 +51,9 @@ class Customer(models.Model):
     # The merchant's own id for the customer ("" = none): unique per merchant and mode, how imports match.
     external_id = models.CharField(max_length=128, blank=True, default="")
     last_out = models.DateTimeField(null=True, blank=True, editable=False)
-    # Keyed on the account's public id, so the API shows it without a join on every list page.
+    # Keyed on the account's public id, so the API shows it without a join on every list page. No index:
+    # no query looks customers up by their default (accounts are disabled, never deleted), and the index
+    # Django adds for a foreign key (two here: btree and LIKE) cost every insert.
     default_bank_account = models.ForeignKey(
         "BankAccount",
         to_field="public_id",
@@ -61,14 +63,16 @@ class Customer(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         editable=False,
+        db_index=False,
     )
     created_at = models.DateTimeField(default=now_to_the_second, editable=False)
     # Compliance's decision on this beneficiary (the back-office); payouts to a rejected one are refused
     # (in both modes) and its pending ones fail (payouts.stops).
     verification_status = models.CharField(max_length=12, choices=Verification.choices, default=Verification.UNVERIFIED)
     verification_reason = models.CharField(max_length=500, blank=True, default="")
+    # No index: nothing looks customers up by reviewer (deleting a staff user, PROTECTed, scans instead).
     verification_reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     verification_reviewed_at = models.DateTimeField(null=True, blank=True)
 

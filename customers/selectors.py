@@ -1,5 +1,6 @@
 from collections.abc import Callable
 
+import orjson
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -192,3 +193,10 @@ def bank_accounts_search(queryset: QuerySet[BankAccount], term: Term) -> QuerySe
         case Kind.EMAIL:
             return queryset.filter(customer_id__in=customers_with_email(value).values("pk"))
     return None
+
+
+def customers_planned_count(*, scope: Scope) -> int:
+    """How many customers the planner believes the scope has (from its statistics, without counting): the
+    importer refreshes them only when a merchant's size has doubled since."""
+    plan = orjson.loads(customers_in_scope(scope=scope).values("pk").explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])

@@ -18,18 +18,21 @@ from customers.services.customers import (
 from customers.services.encryption import bank_account_numbers_rotate_batch
 from customers.services.importing import (
     ImportedAccount,
-    ImportOutcome,
+    ImportResult,
+    PreparedRow,
     customers_import_batch,
     customers_tables_analyze,
     import_account_prepare,
+    import_row_prepare,
 )
 
 __all__ = [
     "UNSET",
     "BankAccountExists",
     "CustomerExternalIdExists",
-    "ImportOutcome",
+    "ImportResult",
     "ImportedAccount",
+    "PreparedRow",
     "bank_account_add",
     "bank_account_disable",
     "bank_account_numbers_rotate_batch",
@@ -40,5 +43,6 @@ __all__ = [
     "customers_import_batch",
     "customers_tables_analyze",
     "import_account_prepare",
+    "import_row_prepare",
     "merge_metadata",
 ]

@@ -303,7 +303,8 @@ def test_an_import_refreshes_the_planners_statistics(tmp_path, merchant):
     assert analyzed() == before + 1
 
 
-def test_statistics_are_refreshed_each_time_the_rows_created_double(tmp_path, merchant, monkeypatch):
+def record_analyzes(monkeypatch) -> list[int]:
+    """The rows created at each ANALYZE the importer runs."""
     from customers import importer
 
     created_at_each_analyze = []
@@ -320,6 +321,220 @@ def test_statistics_are_refreshed_each_time_the_rows_created_double(tmp_path, me
         "customers_tables_analyze",
         lambda: created_at_each_analyze.append(run["it"].counts["created"]),
     )
+    return created_at_each_analyze
+
+
+def test_statistics_are_refreshed_each_time_the_rows_created_double(tmp_path, merchant, monkeypatch):
+    analyzed = record_analyzes(monkeypatch)
     rows = "".join(f"x-{i},individual,P {i},,AR,,,,,\n" for i in range(4500))
     run_import(tmp_path, merchant.merchant, f"{HEADER}\n{rows}", "--batch-size", "500")
-    assert created_at_each_analyze == [1000, 2000, 4000, 4500]  # doubling, then once at the end
+    assert analyzed == [1000, 2000, 4000, 4500]  # doubling, then once at the end
+
+
+def add_customers_in_sql(merchant, count: int) -> None:
+    """count customers for merchant, fast, and the planner told."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO customers_customer (public_id, merchant_id, livemode, type, name, email, country,
+                   metadata, external_id, created_at, verification_status, verification_reason)
+               SELECT 'cust_' || n, %s, false, 'individual', 'P', '', 'AR', '{}', 'x-' || n, now(), 'unverified', ''
+                 FROM generate_series(1, %s) AS n""",
+            [merchant.pk, count],
+        )
+        cursor.execute("ANALYZE customers_customer")
+
+
+def test_a_merchant_the_planner_knows_as_large_is_analyzed_when_it_doubles(tmp_path, merchant, monkeypatch):
+    """Each ANALYZE reads 30,000 random pages: none until the merchant's customers have doubled."""
+    add_customers_in_sql(merchant.merchant, 3000)
+    analyzed = record_analyzes(monkeypatch)
+    rows = "".join(f"y-{i},individual,P {i},,AR,,,,,\n" for i in range(4500))
+    run_import(tmp_path, merchant.merchant, f"{HEADER}\n{rows}", "--batch-size", "500")
+    assert analyzed == [3000, 4500]  # 6,000 customers, then the end
+
+
+def many_rows(prefix: str, count: int, *, accounts: bool = True) -> str:
+    lines = []
+    for i in range(count):
+        account = f"{make_cbu(account=f'{i:013d}')},savings,Person {i}," if accounts else ",,,"
+        lines.append(f"{prefix}-{i},individual,Person {i},,AR,,{account}\n")
+    return HEADER + "\n" + "".join(lines)
+
+
+def test_a_batch_of_20000_rows_imports(tmp_path, merchant):
+    """A batch holds one lock for its merchant's numbers: one per number ran PostgreSQL's lock table out of
+    shared memory at 20,000."""
+    output, _ = run_import(tmp_path, merchant.merchant, many_rows("b", 20_000), "--batch-size", "20000")
+    assert output.startswith("read 20000, created 20000, updated 0, unchanged 0, failed 0")
+    assert BankAccount.objects.filter(merchant=merchant.merchant).count() == 20_000
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--batch-size", "50001", "--batch-size must be 1 to 50000"),
+        ("--writers", "0", "--writers must be 1 to 8"),
+        ("--writers", "9", "--writers must be 1 to 8"),
+        ("--processes", "0", "--processes must be 1 to 16"),
+    ],
+)
+def test_options_out_of_range_are_a_clear_error_before_any_row(tmp_path, merchant, option, value, message):
+    (tmp_path / "c.csv").write_text(many_rows("o", 3))
+    command = ["import_customers", str(tmp_path / "c.csv"), "--merchant", merchant.merchant.public_id]
+    with pytest.raises(CommandError, match=message):
+        call_command(*command, option, value, stdout=io.StringIO(), stderr=io.StringIO())
+    assert not Customer.objects.exists()
+
+
+def test_the_batch_lookup_uses_the_partial_unique_index(tmp_path, merchant):
+    """PostgreSQL proves a partial index's condition from an IN list of at most 100 values: the lookup
+    names the condition itself, or past 100 ids it scans the merchant's customers."""
+    from django.test.utils import CaptureQueriesContext
+
+    add_customers_in_sql(merchant.merchant, 20_000)  # a merchant with many customers, as the planner sees it
+    with CaptureQueriesContext(connection) as queries:
+        run_import(tmp_path, merchant.merchant, many_rows("e", 150, accounts=False))
+    (lookup,) = [q["sql"] for q in queries.captured_queries if '"external_id" IN' in q["sql"]]
+    assert lookup.count("'e-") == 150
+
+    def plan(sql: str) -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}")
+            return "\n".join(line for (line,) in cursor.fetchall())
+
+    assert "customer_external_id_unique" in plan(lookup)
+    without_condition = lookup.replace(""" AND NOT ("customers_customer"."external_id" = '')""", "")
+    assert without_condition != lookup
+    assert "customer_external_id_unique" not in plan(without_condition)  # what the condition is for
+
+
+def state_of(merchant) -> dict:
+    """What an import left for a merchant, without its generated ids."""
+    customers = {c.pk: c for c in Customer.objects.filter(merchant=merchant)}
+    accounts = BankAccount.objects.filter(merchant=merchant)
+    by_public_id = {a.public_id: a for a in accounts}
+    return {
+        "customers": sorted(
+            (
+                c.external_id,
+                c.type,
+                c.name,
+                c.email,
+                orjson.dumps(c.metadata).decode(),
+                by_public_id[c.default_bank_account_id].account_number_last4 if c.default_bank_account_id else None,
+            )
+            for c in customers.values()
+        ),
+        "accounts": sorted(
+            (
+                customers[a.customer_id].external_id,
+                a.account_number_last4,
+                a.account_type,
+                a.holder_name,
+                a.needs_review,
+                a.review_reason,
+            )
+            for a in accounts
+        ),
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_import_what_one_does(tmp_path):
+    """Rows of one customer (several rows, a change, a refused change) and numbers shared by several
+    customers, in batches spread over two connections: the same customers, accounts, flags and counts."""
+    from django.apps import apps
+
+    shared = make_cbu(account="0000000000555")
+    rows = [many_rows("w", 300).removeprefix(HEADER + "\n")]
+    for i in range(0, 300, 7):
+        rows.append(f"w-{i},individual,Renamed {i},,AR,,{shared},checking,Person {i},\n")
+    for i in range(0, 300, 11):
+        rows.append(f"w-{i},business,Person {i},,AR,,,,,\n")  # type cannot change
+    content = HEADER + "\n" + "".join(rows)
+    results = []
+    for writers in ("1", "2"):
+        merchant = make_merchant(f"Writers {writers}").merchant
+        folder = tmp_path / writers
+        folder.mkdir()
+        output, errors = run_import(
+            folder, merchant, content, "--writers", writers, "--batch-size", "40", expect_failures=True
+        )
+        results.append((output.split(", ")[:5], sorted(errors.splitlines()), state_of(merchant)))
+        history = apps.get_model("customers", "CustomerHistory").objects.filter(merchant=merchant)
+        assert {(e.pgh_context["actor"], e.pgh_context["merchant"]) for e in history} == {
+            ("command:import_customers", merchant.public_id)
+        }
+        # A context per writer: two connections writing under one would wait for each other.
+        assert len({e.pgh_context_id for e in history}) == int(writers)
+    assert results[0] == results[1]
+    assert results[0][0] == ["read 371", "created 300", "updated 43", "unchanged 0", "failed 28"]
+    assert sum(1 for account in results[0][2]["accounts"] if account[4]) == 43  # the shared number's
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_processes_exit_with_the_importer_and_hold_no_database_connection(tmp_path):
+    """kill -9 of the importer: its worker processes (which never connect to the database) die with it."""
+    import psutil
+
+    merchant = make_merchant("Orphans").merchant
+    source = tmp_path / "big.csv"
+    source.write_text(many_rows("p", 20_000))
+    command = [sys.executable, "manage.py", "import_customers", str(source), "--merchant", merchant.public_id]
+    process = subprocess.Popen(
+        [*command, "--batch-size", "200", "--processes", "2"],
+        cwd=ROOT,
+        env=command_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while Customer.objects.filter(merchant=merchant).count() < 400:  # two batches: the workers are working
+            assert process.poll() is None, "the import finished before it could be killed"
+            assert time.monotonic() < deadline, "no batch committed within a minute"
+            time.sleep(0.05)
+        children = psutil.Process(process.pid).children(recursive=True)
+        workers = [child for child in children if "spawn_main" in " ".join(child.cmdline())]
+        assert len(workers) == 2
+        for child in children:
+            assert not child.net_connections(kind="all"), "a worker process holds a connection"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, f"orphans: {[p.pid for p in alive]}"
+
+
+# Index review: each index on the customer tables and the query it serves. One no query uses costs every
+# insert (the import's above all): drop it, or name its query here.
+INDEX_QUERIES = {
+    "customers_customer_pkey": "customer by primary key; the accounts' foreign key",
+    "customer_public_id_unique": "GET /customers/{id}; the payouts' foreign key",
+    "customer_external_id_unique": "the import's lookup by externalId; POST /customers' uniqueness",
+    "customer_scope_page": "GET /customers, newest first (keyset)",
+    "customer_scope_email": "GET /customers?email=",
+    "customers_bankaccount_pkey": "account by primary key",
+    "bank_account_public_id_unique": "GET /bank-accounts/{id}; the default account's foreign key",
+    "bank_account_customer_page": "a customer's accounts, newest first; the import's accounts of its customers",
+    "bank_account_fingerprint": "customers_flag_shared_numbers: a number's accounts in the merchant",
+    "bank_account_number_unique_per_customer": "one active account per number per customer (the API's 409)",
+    # The back-office's searches, filters and sorts (README "The compliance back-office";
+    # compliance/tests/test_search_indexes.py proves each one's plan).
+    "customer_name_trgm": "back-office customer search by a fragment of the name",
+    "customer_name_sort": "back-office customers sorted by name, keyset pages",
+    "customer_created_brin": "back-office date filters on customers",
+    "bank_account_last4": "back-office search by the last four digits",
+    "bank_account_cuit": "back-office search by CUIT",
+    "bank_account_cuil": "back-office search by CUIL",
+    "bank_account_needs_review": "back-office 'needs review' filter on accounts and customers",
+    "bank_account_created_brin": "back-office date filters on bank accounts",
+}
+
+
+def test_every_index_on_the_customer_tables_serves_a_named_query(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename IN ('customers_customer', 'customers_bankaccount')"
+        )
+        assert {name for (name,) in cursor.fetchall()} == set(INDEX_QUERIES)

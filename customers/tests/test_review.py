@@ -15,7 +15,7 @@ from core.scope import Scope
 from customers import review
 from customers.importing import Row, RowChecker
 from customers.models import BankAccount
-from customers.services import customers_import_batch
+from customers.services import customers_import_batch, import_row_prepare
 from customers.tests.factories import DOC_BANK_ACCOUNT, make_cbu
 from merchants.services import merchant_create
 
@@ -74,10 +74,10 @@ def test_a_shared_number_flags_an_account_whose_reasons_are_already_long(api, cr
     assert flagged.review_reason == ("x" * 190 + "; " + review.SHARED_NUMBER_REASON)[:200]
 
 
-def checked_row(external_id: str, number: str):
+def checked_row(scope: Scope, external_id: str, number: str):
     row = Row(2, {"externalId": external_id, "type": "individual", "name": "I", "country": "AR"}, [])
     row.accounts = [{**DOC_BANK_ACCOUNT, "accountNumber": number, "metadata": {}}]
-    return RowChecker().check(row)
+    return import_row_prepare(scope, RowChecker().check(row))
 
 
 def advisory_locks_held() -> int:
@@ -89,7 +89,7 @@ def advisory_locks_held() -> int:
 def test_an_import_batch_takes_one_lock_whatever_its_numbers(merchant):
     """One lock per number ran PostgreSQL out of lock memory at 20,000 numbers a batch."""
     scope = Scope(merchant.merchant.pk, False)
-    rows = [checked_row(f"n-{i}", make_cbu(account=f"{i:013d}")) for i in range(300)]
+    rows = [checked_row(scope, f"n-{i}", make_cbu(account=f"{i:013d}")) for i in range(300)]
     with transaction.atomic():
         customers_import_batch(scope=scope, rows=rows)
         assert advisory_locks_held() == 1
@@ -112,7 +112,7 @@ def test_an_add_waits_for_an_import_batch_of_its_number_and_both_are_flagged():
     scope = Scope(merchant.pk, False)
     number = make_cbu(account="0000000000654")
     customer = post(test_key.secret, "/customers", {"type": "individual", "name": "A", "country": "AR"}).json()
-    row = checked_row("i-1", number)
+    row = checked_row(scope, "i-1", number)
     holding, release, added = threading.Event(), threading.Event(), []
 
     def import_batch():
