@@ -9,12 +9,12 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
-from core.ids import new_public_id
+from core.ids import new_public_id, new_sortable_public_id
 from merchants.models import Merchant
 
 
 def new_event_id() -> str:
-    return new_public_id("evt")
+    return new_sortable_public_id("evt")  # one per change: its index grows at the end
 
 
 def new_endpoint_id() -> str:

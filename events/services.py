@@ -22,6 +22,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from core import crypto, db
 from core.errors import InvalidParameters
+from core.ids import sortable_uuid
 from core.scope import Scope
 from events import tasks, urls_policy
 from events.models import Delivery, Event, WebhookEndpoint
@@ -74,12 +75,13 @@ def _event(scope: Scope, type: str, obj: dict[str, Any], previous: dict[str, Any
 
 # The fan-out task's row, as django-tasks-db's enqueue() writes it (tests run it through the engine's own
 # worker), as plain SQL: on the API's busiest path, building a model instance and preparing its fifteen
-# fields cost more than PostgreSQL takes to insert it. Due now (run_after), like enqueue_now.
+# fields cost more than PostgreSQL takes to insert it. Due now (run_after), like enqueue_now; a time-ordered
+# id, so the engine's primary key grows at its end.
 FAN_OUT_ROW = """
 INSERT INTO django_tasks_database_dbtaskresult
        (id, status, enqueued_at, args_kwargs, priority, task_path, worker_ids, queue_name, backend_name,
         run_after, exception_class_path, traceback)
-SELECT gen_random_uuid(), 'READY', now(), jsonb_build_object('args', jsonb_build_array(%s::jsonb), 'kwargs',
+SELECT %s::uuid, 'READY', now(), jsonb_build_object('args', jsonb_build_array(%s::jsonb), 'kwargs',
        '{}'::jsonb), %s, %s, '[]'::jsonb, %s, %s, now(), '', ''
  WHERE """
 
@@ -89,7 +91,8 @@ def _enqueue_fan_out(scope: Scope, type: str, event_ids: list[str], only_if: tup
     condition, params = LISTENING, (scope.merchant_id, scope.livemode, type)
     if only_if is not None:
         condition, params = f"{condition} AND {only_if[0]}", params + tuple(only_if[1])
-    row = (orjson.dumps(event_ids).decode(), task.priority, task.module_path, task.queue_name, task.backend)
+    row = (str(sortable_uuid()), orjson.dumps(event_ids).decode(), task.priority, task.module_path, task.queue_name)
+    row += (task.backend,)
     db.execute(FAN_OUT_ROW + condition, row + params)
 
 

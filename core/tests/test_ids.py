@@ -15,3 +15,19 @@ def test_random_string_uses_every_character_evenly():
     assert set(counts) == set(ALPHABET)
     # 1,000 expected per character; 6 standard deviations (~190) either way
     assert all(800 < count < 1200 for count in counts.values()), counts
+
+
+def test_sortable_ids_are_public_ids_in_creation_order_under_any_collation(monkeypatch):
+    import time
+
+    from core.ids import is_public_id, new_sortable_public_id, sortable_uuid
+
+    made = []
+    for millis in (1_700_000_000_000, 1_700_000_000_001, 1_700_000_003_600, 1_800_000_000_000):
+        monkeypatch.setattr(time, "time_ns", lambda millis=millis: millis * 1_000_000)
+        made.append((new_sortable_public_id("evt"), sortable_uuid()))
+    ids = [public_id for public_id, _ in made]
+    assert all(is_public_id(public_id, "evt") for public_id in ids)
+    assert ids == sorted(ids) == sorted(ids, key=str.lower)  # digits and lower-case letters only in the stamp
+    uuids = [value for _, value in made]
+    assert uuids == sorted(uuids) and {value.version for value in uuids} == {7}
