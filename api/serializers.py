@@ -43,6 +43,13 @@ class StrictInputSerializer(serializers.Serializer):
         return value
 
 
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """The request body checked by an input serializer: its validated data, or a 400 with every error."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 def unexpected_params(data: Mapping, fields, read_only: tuple[str, ...]) -> dict[str, list[ErrorDetail]]:
     """The parameters no field takes: read-only ones and unknown ones, each with its error."""
     errors: dict[str, list[ErrorDetail]] = {}

@@ -15,6 +15,7 @@ from api.schema import (
     idempotency_key_parameter,
     page_parameters,
 )
+from api.serializers import validated
 from api.views import ApiViewSet, idempotent
 from customers import selectors, services
 from customers.countries import COUNTRY_CODES
@@ -68,7 +69,7 @@ class CustomerViewSet(ApiViewSet):
     )
     @idempotent(batched=True)
     def create(self, request):
-        data = _validated(CustomerCreateInput, request.data)
+        data = validated(CustomerCreateInput, request.data)
         customer = services.customer_create(scope=request_scope(request), **data)
         return Response(customer_to_dict(customer), status=status.HTTP_201_CREATED)
 
@@ -89,7 +90,7 @@ class CustomerViewSet(ApiViewSet):
     )
     def partial_update(self, request, customerId: str):
         customer = selectors.customer_get(scope=request_scope(request), customer_id=customerId)
-        data = _validated(CustomerUpdateInput, request.data)
+        data = validated(CustomerUpdateInput, request.data)
         customer = services.customer_update(customer=customer, **data)
         return Response(customer_to_dict(customer))
 
@@ -127,7 +128,7 @@ class BankAccountViewSet(ApiViewSet):
     )
     @idempotent(batched=True)
     def create(self, request, customerId: str):
-        data = _validated(BankAccountCreateInput, request.data)
+        data = validated(BankAccountCreateInput, request.data)
         for fixed in ("country", "currency", "rail"):
             data.pop(fixed)  # validated to be the one supported value; the model holds the same defaults
         account = services.bank_account_add(scope=request_scope(request), customer_id=customerId, **data)
@@ -152,7 +153,7 @@ class BankAccountViewSet(ApiViewSet):
     def partial_update(self, request, customerId: str, bankAccountId: str):
         customer = self._customer(request, customerId)
         account = selectors.bank_account_get(customer=customer, bank_account_id=bankAccountId)
-        data = _validated(BankAccountUpdateInput, request.data)
+        data = validated(BankAccountUpdateInput, request.data)
         account = services.bank_account_update(account=account, **data)
         return Response(bank_account_to_dict(account, customer.public_id))
 
@@ -168,9 +169,3 @@ class BankAccountViewSet(ApiViewSet):
         account = selectors.bank_account_get(customer=customer, bank_account_id=bankAccountId)
         account = services.bank_account_disable(account=account)
         return Response(bank_account_to_dict(account, customer.public_id))
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data

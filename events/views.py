@@ -18,6 +18,7 @@ from api.schema import (
     idempotency_key_parameter,
     page_parameters,
 )
+from api.serializers import validated
 from api.views import ApiViewSet, idempotent
 from events import selectors, services
 from events.models import WebhookEndpoint
@@ -47,12 +48,6 @@ EVENT_ID = id_parameter("eventId", "evt")
 _ONE_TYPE = "(" + "|".join(re.escape(name) for name in EVENT_TYPES) + ")"
 TYPES_PATTERN = f"^{_ONE_TYPE}(,{_ONE_TYPE})*$"
 ENDPOINT_ID = id_parameter("webhookEndpointId", "we")
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _with_secret(data: dict, status_code: int = 200) -> Response:
@@ -104,7 +99,7 @@ class EventViewSet(ApiViewSet):
     def resend(self, request, eventId: str):
         scope = request_scope(request)
         event = selectors.event_get(scope=scope, event_id=eventId)
-        data = _validated(ResendInput, request.data)
+        data = validated(ResendInput, request.data)
         endpoint = None
         if "webhookEndpointId" in data:
             endpoint = selectors.endpoint_get(scope=scope, endpoint_id=data["webhookEndpointId"])
@@ -142,7 +137,7 @@ class WebhookEndpointViewSet(ApiViewSet):
     )
     @idempotent
     def create(self, request):
-        data = _validated(EndpointCreateInput, request.data)
+        data = validated(EndpointCreateInput, request.data)
         endpoint, secret = services.endpoint_create(scope=request_scope(request), **data)
         shown = endpoint_representation(row(endpoint, ENDPOINT_FIELDS), secret=secret)
         return _with_secret(shown, status.HTTP_201_CREATED)
@@ -164,7 +159,7 @@ class WebhookEndpointViewSet(ApiViewSet):
     )
     def partial_update(self, request, webhookEndpointId: str):
         endpoint = self._endpoint(request, webhookEndpointId)
-        endpoint = services.endpoint_update(endpoint=endpoint, **_validated(EndpointUpdateInput, request.data))
+        endpoint = services.endpoint_update(endpoint=endpoint, **validated(EndpointUpdateInput, request.data))
         return Response(endpoint_representation(row(endpoint, ENDPOINT_FIELDS)))
 
     @extend_schema(
@@ -190,7 +185,7 @@ class WebhookEndpointViewSet(ApiViewSet):
     @idempotent
     def roll_secret(self, request, webhookEndpointId: str):
         endpoint = self._endpoint(request, webhookEndpointId)
-        _validated(NoInput, request.data)
+        validated(NoInput, request.data)
         endpoint, secret = services.endpoint_roll_secret(endpoint=endpoint)
         return _with_secret(endpoint_representation(row(endpoint, ENDPOINT_FIELDS), secret=secret))
 
