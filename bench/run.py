@@ -217,8 +217,56 @@ def bank_account_script(customer_ids: list[str]) -> str:
     return f"CUSTOMER_PATHS = {{{paths}}}\nOFFSET = {next(_offsets)}\n" + BANK_ACCOUNT_LUA
 
 
-def run_wrk(url: str, *, duration: int, connections: int, key: str | None, post_body) -> dict:
-    """post_body: None (GET), a JSON string (the same POST each time) or a callable giving a Lua script."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def descendants(root: int) -> list[int]:
+    """The process and every process under it (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue  # exited meanwhile
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU each process has used so far (processes gone are left out)."""
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return used
+
+
+def postmaster_pid() -> int:
+    """The bench database server's postmaster: the parent of this connection's backend (a local server)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def run_wrk(
+    url: str, *, duration: int, connections: int, key: str | None, post_body, cpu_of: list[int] | None = None
+) -> dict:
+    """post_body: None (GET), a JSON string (the same POST each time) or a callable giving a Lua script.
+
+    cpu_of: root processes (a gunicorn master, the postmaster) whose trees' CPU time is measured over the
+    run, reported per request (cpu_ms): on a shared machine, what a request costs, whoever else is busy."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if key:
         command += ["-H", f"Authorization: Bearer {key}"]
@@ -233,14 +281,18 @@ def run_wrk(url: str, *, duration: int, connections: int, key: str | None, post_
             '  io.write(string.format("errors %d %d\\n", summary.errors.status, summary.requests))\n'
             "end\n"
         )
+    roots = cpu_of or []
+    before = cpu_seconds([pid for root in roots for pid in descendants(root)])
     output = subprocess.run([*command, "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+    after = cpu_seconds([pid for root in roots for pid in descendants(root)])
     os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     latency = {p: float(v) * UNITS[u] for p, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", output)}
     bad, total = map(int, re.search(r"errors (\d+) (\d+)", output).groups())
     if bad:
         sys.exit(f"{url}: {bad} of {total} responses were not 2xx/3xx")
-    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"]}
+    cpu_ms = sum(used - before.get(pid, 0.0) for pid, used in after.items()) * 1000 / total if roots else None
+    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"], "cpu_ms": cpu_ms}
 
 
 def load_parser(description: str) -> argparse.ArgumentParser:

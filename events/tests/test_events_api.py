@@ -183,3 +183,15 @@ def test_two_first_accounts_racing_record_the_default_only_for_the_one_that_beca
     default = api.get(f"/customers/{customer['customerId']}").json()["defaultBankAccountId"]
     updates = events(api, type="customer.updated")
     assert [e["data"]["object"]["defaultBankAccountId"] for e in updates] == [default]
+
+
+@pytest.mark.django_db
+def test_the_database_runs_the_services_modules_recording_function():
+    from django.db import connection
+
+    from events import services
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'events_record'")
+        (source,) = cursor.fetchone()
+    assert f"$${source}$$" in services.INSTALL  # a change to INSTALL needs a migration running it
