@@ -1,0 +1,63 @@
+"""Concurrent payouts can never exceed a limit together: real threads, real keys, real PostgreSQL
+transactions (each POST its own connection), all released at once."""
+
+from decimal import Decimal
+
+import pytest
+
+from customers.tests.factories import DOC_BANK_ACCOUNT, make_cbu
+from payouts.models import Payout
+from testsupport.api import ApiClient, make_merchant, run_at_once
+
+THREADS = 12
+
+
+def post_at_once(key: str, body: dict) -> list[tuple[int, dict]]:
+    def post():
+        response = ApiClient(key).post("/payouts", body)
+        return response.status_code, response.json()
+
+    return run_at_once(THREADS, post)
+
+
+def outcome(results: list[tuple[int, dict]], limit: str) -> tuple[int, int]:
+    created = [body for status, body in results if status == 201]
+    refused = [body for status, body in results if status == 403]
+    assert len(created) + len(refused) == THREADS, results
+    assert {body["error"]["code"] for body in refused} <= {"limit_exceeded"}
+    assert {body["error"]["limit"]["type"] for body in refused} <= {limit}
+    return len(created), len(refused)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_payouts_never_exceed_the_daily_limit_together(set_limits):
+    keys = make_merchant("Race")
+    set_limits(keys.merchant, daily_max=Decimal("500.00"))
+    body = {"amount": "100.00", "currency": "ARS", "destinationCbu": make_cbu(account="9400904181300")}
+
+    created, refused = outcome(post_at_once(keys.test, body), "daily")
+
+    assert (created, refused) == (5, THREADS - 5)
+    total = sum(Payout.objects.filter(merchant=keys.merchant).values_list("amount", flat=True))
+    assert total == Decimal("500.00")
+    assert ApiClient(keys.test).get("/limits").json()["daily"] == {
+        "amount": "500.00",
+        "used": "500.00",
+        "remaining": "0.00",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_payouts_never_exceed_the_per_customer_limit_together(set_limits):
+    keys = make_merchant("Race")
+    api = ApiClient(keys.test)
+    customer = api.post("/customers", {"type": "individual", "name": "Racer", "country": "AR"}).json()
+    api.post(f"/customers/{customer['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)
+    set_limits(keys.merchant, customer_daily_max=Decimal("300.00"))
+    body = {"amount": "100.00", "currency": "ARS", "customerId": customer["customerId"]}
+
+    created, refused = outcome(post_at_once(keys.test, body), "customer_daily")
+
+    assert (created, refused) == (3, THREADS - 3)
+    paid = Payout.objects.filter(customer_public_id=customer["customerId"]).values_list("amount", flat=True)
+    assert sum(paid) == Decimal("300.00")
