@@ -6,6 +6,7 @@ from api.schema import error_responses
 from api.serializers import validated
 from api.views import ApiViewSet
 from core.errors import InvalidParameters
+from core.ids import is_public_id
 from customers.selectors import customers_in_scope
 from limits import selectors
 from limits.serializers import LimitsOutput, LimitsQuery
@@ -22,7 +23,10 @@ class LimitsViewSet(ApiViewSet):
     )
     def list(self, request):
         scope = request_scope(request)
-        customer = validated(LimitsQuery, request.query_params).get("customer_public_id")
-        if customer is not None and not customers_in_scope(scope=scope).filter(public_id=customer).exists():
+        # A plain dict: from a QueryDict, DRF would take an empty ?customerId= for one not sent.
+        customer = validated(LimitsQuery, request.query_params.dict()).get("customer_public_id")
+        if customer is not None and not (
+            is_public_id(customer, "cust") and customers_in_scope(scope=scope).filter(public_id=customer).exists()
+        ):
             raise InvalidParameters.single("customerId", "invalid_customer", f"No such customer: {customer!r}.")
         return Response(selectors.limits_overview(scope=scope, customer_public_id=customer))
