@@ -132,9 +132,7 @@ def test_a_new_proposal_supersedes_the_pending_one(ana, bruno, merchant):
     assert limits_of(merchant.merchant)[1] == Decimal("2000.00")
 
 
-def test_an_approved_removal_stops_counting_and_a_new_limit_counts_the_day_again(
-    ana, bruno, merchant, api, payee
-):
+def test_an_approved_removal_stops_counting_and_a_new_limit_counts_the_day_again(ana, bruno, merchant, api, payee):
     ana.post(ADD, form(merchant.merchant, daily="1000.00"))
     limits = PayoutLimit.objects.get(merchant=merchant.merchant)
     pay = {"amount": "600.00", "currency": "ARS", "customerId": payee["customerId"]}
