@@ -184,3 +184,17 @@ def test_get_limits_checks_the_customer(api, other_api, payee):
     assert unknown.json()["error"]["errors"][0]["code"] == "invalid_customer"
     assert api.get("/limits", {"limit": "3"}).status_code == 400
     assert api.get("/limits", key="").status_code == 401
+
+
+def test_lowering_a_limit_below_todays_usage_refuses_the_next_payout(api, payee, merchant, set_limits):
+    set_limits(merchant.merchant, daily_max=D("1000.00"))
+    assert post_payout(api, "800.00", payee).status_code == 201
+    set_limits(merchant.merchant, daily_max=D("500.00"))  # the payout already accepted stands
+    refused = post_payout(api, "0.01", payee)
+    assert refused.json()["error"]["limit"] == {
+        **refused.json()["error"]["limit"],
+        "used": "800.00",
+        "remaining": "0.00",
+    }
+    assert api.get("/limits").json()["daily"] == {"amount": "500.00", "used": "800.00", "remaining": "0.00"}
+    assert Payout.objects.get().status == "pending"

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from customers.tests.factories import DOC_BANK_ACCOUNT, make_cbu
+from events.models import Event
 from payouts.models import Payout
 from testsupport.api import ApiClient, make_merchant, run_at_once
 
@@ -40,6 +41,8 @@ def test_concurrent_payouts_never_exceed_the_daily_limit_together(set_limits):
     assert (created, refused) == (5, THREADS - 5)
     total = sum(Payout.objects.filter(merchant=keys.merchant).values_list("amount", flat=True))
     assert total == Decimal("500.00")
+    # A refused payout left nothing behind: no event, no idempotency record, only the winners' rows.
+    assert Event.objects.filter(merchant=keys.merchant, type="payout.created").count() == 5
     assert ApiClient(keys.test).get("/limits").json()["daily"] == {
         "amount": "500.00",
         "used": "500.00",
