@@ -23,8 +23,11 @@ class LimitsViewSet(ApiViewSet):
     )
     def list(self, request):
         scope = request_scope(request)
+        params = request.query_params
+        if len(params.getlist("customerId")) > 1:
+            raise InvalidParameters.single("customerId", "parameter_invalid", "customerId must be given once.")
         # A plain dict: from a QueryDict, DRF would take an empty ?customerId= for one not sent.
-        customer = validated(LimitsQuery, request.query_params.dict()).get("customer_public_id")
+        customer = validated(LimitsQuery, params.dict()).get("customer_public_id")
         if customer is not None and not (
             is_public_id(customer, "cust") and customers_in_scope(scope=scope).filter(public_id=customer).exists()
         ):

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from customers.tests.factories import make_cbu
 from events.models import Event
 from limits.models import PayoutLimitUsage
 from payouts.models import Payout
@@ -182,7 +183,14 @@ def test_get_limits_checks_the_customer(api, other_api, payee):
     unknown = other_api.get("/limits", {"customerId": payee["customerId"]})  # another merchant's customer
     assert unknown.status_code == 400
     assert unknown.json()["error"]["errors"][0]["code"] == "invalid_customer"
-    assert api.get("/limits", {"limit": "3"}).status_code == 400
+    assert api.get("/limits", {"limit": "3"}).json()["error"]["errors"][0]["code"] == "parameter_unknown"
+    assert api.get("/limits", {"customerId": ""}).json()["error"]["errors"][0]["code"] == "parameter_blank"
+    twice = api.get("/limits", {"customerId": [payee["customerId"], payee["customerId"]]})
+    assert twice.json()["error"]["errors"][0] == {
+        "param": "customerId",
+        "code": "parameter_invalid",
+        "message": "customerId must be given once.",
+    }
     assert api.get("/limits", key="").status_code == 401
 
 
@@ -198,3 +206,18 @@ def test_lowering_a_limit_below_todays_usage_refuses_the_next_payout(api, payee,
     }
     assert api.get("/limits").json()["daily"] == {"amount": "500.00", "used": "800.00", "remaining": "0.00"}
     assert Payout.objects.get().status == "pending"
+
+
+def test_a_payout_the_bank_fails_gives_its_amount_back_and_a_paid_one_keeps_counting(api, merchant, set_limits):
+    from payouts.rails import SANDBOX_FAILURES
+    from payouts.worker import PayoutWorker
+
+    set_limits(merchant.merchant, daily_max=D("1000.00"))
+    closed = next(number for number, (code, _) in SANDBOX_FAILURES.items() if code == "account_closed")
+    failing = api.post("/payouts", {"amount": "300.00", "currency": "ARS", "destinationCbu": closed}).json()
+    paid = api.post("/payouts", {"amount": "200.00", "currency": "ARS", "destinationCbu": make_cbu()}).json()
+    assert api.get("/limits").json()["daily"]["used"] == "500.00"
+    PayoutWorker().run_once()
+    assert api.get(f"/payouts/{failing['payoutId']}").json()["status"] == "failed"
+    assert api.get(f"/payouts/{paid['payoutId']}").json()["status"] == "paid"
+    assert api.get("/limits").json()["daily"] == {"amount": "1000.00", "used": "200.00", "remaining": "800.00"}
