@@ -3,6 +3,8 @@ a raise or removal waits in "Payout limit changes" until a second compliance adm
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
 from audit.admin import AuditHistoryMixin
 from compliance.admin_bases import ReadOnlyAdmin
@@ -119,22 +121,38 @@ class PayoutLimitChangeAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     def has_approve_permission(self, request) -> bool:
         return request.user.has_perm("limits.approve_limit_change")
 
-    @admin.action(description="Approve selected changes (not your own)", permissions=["approve"])
+    @admin.action(description="Approve selected changes (not your own)…", permissions=["approve"])
     def approve_selected(self, request, queryset):
-        self._decide(request, queryset, limit_change_approve, "approved")
+        return self._decide(request, queryset, limit_change_approve, "approve")
 
-    @admin.action(description="Refuse selected changes", permissions=["approve"])
+    @admin.action(description="Refuse selected changes…", permissions=["approve"])
     def refuse_selected(self, request, queryset):
-        self._decide(request, queryset, limit_change_refuse, "refused")
+        return self._decide(request, queryset, limit_change_refuse, "refuse")
 
-    def _decide(self, request, queryset, decide, done: str) -> None:
-        count = 0
-        for change in queryset.order_by("pk"):
+    def _decide(self, request, queryset, decide, verb: str):
+        """First a page showing what each change does and asking for the reason (required to refuse), then
+        the decision, change by change (one refused, e.g. your own, does not stop the others)."""
+        changes = list(queryset.select_related("merchant", "proposed_by").order_by("pk"))
+        reason = request.POST.get("reason", "").strip()
+        if "apply" not in request.POST or (verb == "refuse" and not reason):
+            context = {
+                **self.admin_site.each_context(request),
+                "title": f"{verb.capitalize()} limit changes",
+                "verb": verb,
+                "action": f"{verb}_selected",
+                "rows": [{"change": c, "proposed": self.proposal(c), "current": self.current(c)} for c in changes],
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/limits/decide.html", context)
+        done = 0
+        for change in changes:
             try:
-                decide(change=change, by=request.user, reason=request.POST.get("reason", ""))
+                decide(change=change, by=request.user, reason=reason)
             except DomainError as error:
                 self.message_user(request, f"Change {change.pk}: {error.message}", messages.ERROR)
                 continue
-            count += 1
-        if count:
-            self.message_user(request, f"{count} change(s) {done}.", messages.SUCCESS)
+            done += 1
+        if done:
+            self.message_user(request, f"{done} change(s) {verb}d.", messages.SUCCESS)
+        return None

@@ -43,8 +43,9 @@ def trail(obj) -> list[tuple[str, str]]:
     return [(e.pgh_label, e.pgh_context["actor"]) for e in obj.audit_events.order_by("pgh_id")]
 
 
-def decide(client: Client, action: str, change: PayoutLimitChange):
-    return client.post(CHANGES, {"action": action, "_selected_action": [change.pk]}, follow=True)
+def decide(client: Client, action: str, change: PayoutLimitChange, reason: str = "checked the contract"):
+    data = {"action": action, "_selected_action": [change.pk], "apply": "1", "reason": reason}
+    return client.post(CHANGES, data, follow=True)
 
 
 @pytest.fixture
@@ -174,3 +175,25 @@ def test_the_change_list_shows_proposal_and_limits_in_force(ana, bruno, merchant
     detail = bruno.get(f"{CHANGES}{change.pk}/change/")
     assert detail.status_code == 200
     assert b"limit_change_proposed" in detail.content or b"staff:ana" in detail.content
+
+
+def test_deciding_asks_for_the_reason_first_and_a_refusal_needs_one(ana, bruno, merchant, admin_bruno):
+    ana.post(ADD, form(merchant.merchant, daily="1000.00"))
+    limits = PayoutLimit.objects.get(merchant=merchant.merchant)
+    ana.post(change_url(limits), form(merchant.merchant, daily="4000.00", reason="seasonal volume"))
+    change = PayoutLimitChange.objects.get()
+    page = bruno.post(CHANGES, {"action": "refuse_selected", "_selected_action": [change.pk]})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Refuse these 1 limit change(s)?" in body
+    assert "daily: 4000.00 ARS" in body and "per day: 1000.00 ARS" in body
+    decide(bruno, "refuse_selected", change, reason="")  # no reason: the page again, nothing decided
+    change.refresh_from_db()
+    assert change.status == "pending"
+    decide(bruno, "refuse_selected", change, reason="volume not in the contract")
+    change.refresh_from_db()
+    assert (change.status, change.decided_by) == ("refused", admin_bruno)
+    assert "volume not in the contract" in change.reason
+    event = change.audit_events.filter(pgh_label="limit_change_refused").get()
+    assert event.pgh_context["actor"] == "staff:bruno"
+    assert event.pgh_context["reason"] == "volume not in the contract"
