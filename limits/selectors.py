@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.rendering import iso_utc
 from core.scope import Scope
 from limits.models import CURRENCY, PayoutLimit, PayoutLimitChange, PayoutLimitUsage
 from limits.services import day_end, limits_day
@@ -63,7 +64,7 @@ def limits_overview(*, scope: Scope, customer_public_id: str | None = None) -> d
         "currency": CURRENCY,
         "day": today.isoformat(),
         "timeZone": TIME_ZONE,
-        "resetsAt": day_end(today).isoformat(),
+        "resetsAt": iso_utc(day_end(today)),
         "single": {"amount": _money(single)},
         "daily": _usage(daily, limits_used(scope=scope, day=today)),
         "customerDaily": {"customerId": customer_public_id, **_usage(per_customer, customer_used)},

@@ -9,7 +9,7 @@ with the person's name.
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from core import db
 from core.errors import Conflict, InvalidParameters, NotPermitted
+from core.rendering import iso_utc
 from core.scope import Scope
 from limits import sql
 from limits.models import CURRENCY, CUSTOMER_DAILY, DAILY, FIELDS, NAMES, SINGLE, PayoutLimit, PayoutLimitChange
@@ -48,8 +49,8 @@ def limits_day(at: datetime) -> date:
 
 
 def day_end(day: date) -> datetime:
-    """When `day`'s limits reset: the next midnight in Argentina."""
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=TIME_ZONE)
+    """When `day`'s limits reset: the next midnight in Argentina (in UTC, as the API shows times)."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=TIME_ZONE).astimezone(UTC)
 
 
 # Payouts: consume and release.
@@ -78,7 +79,7 @@ def limit_exceeded_from_detail(detail: str) -> LimitExceeded:
             f"This payout would take {whose} payouts over their limit of {limit:.2f} {CURRENCY}: "
             f"{remaining:.2f} {CURRENCY} remain today (Argentina's calendar day)."
         )
-        shown |= {"used": f"{used:.2f}", "resetsAt": day_end(day).isoformat()}
+        shown |= {"used": f"{used:.2f}", "resetsAt": iso_utc(day_end(day))}
     shown["remaining"] = f"{remaining:.2f}"
     return LimitExceeded(message, param="amount", extra={"limit": shown})
 

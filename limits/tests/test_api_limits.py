@@ -1,5 +1,6 @@
 """Limits through the API with real keys: POST /payouts refused over a limit, GET /limits."""
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -29,6 +30,14 @@ def second_payee(api, create_customer):
         {**DOC_BANK_ACCOUNT, "accountNumber": make_cbu(account=f"94009041813{2:02d}")},
     )
     return customer
+
+
+def body_day_end(api) -> str:
+    """Tomorrow's midnight in Argentina, in UTC as the API shows times: 03:00Z."""
+    body = api.get("/limits").json()
+    tomorrow = date.fromisoformat(body["day"]) + timedelta(days=1)
+    assert body["resetsAt"] == f"{tomorrow.isoformat()}T03:00:00Z"
+    return body["resetsAt"]
 
 
 def test_without_limits_payouts_pass_and_get_limits_shows_none(api, payee):
@@ -70,7 +79,7 @@ def test_the_daily_limit_counts_the_day_and_says_what_remains(api, payee, mercha
     assert error["limit"]["amount"] == "1000.00"
     assert error["limit"]["used"] == "600.00"
     assert error["limit"]["remaining"] == "400.00"
-    assert error["limit"]["resetsAt"].endswith("-03:00")
+    assert error["limit"]["resetsAt"] == body_day_end(api)
     assert "400.00 ARS remain today" in error["message"]
     assert post_payout(api, "400.00", payee).status_code == 201
     body = api.get("/limits").json()
