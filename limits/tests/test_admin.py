@@ -63,6 +63,7 @@ def messages_of(response) -> list[str]:
 
 
 def test_setting_limits_where_there_were_none_applies_at_once(ana, merchant):
+    assert ana.get(ADD).status_code == 200
     response = ana.post(ADD, form(merchant.merchant, daily="1000.00", reason="onboarding"), follow=True)
     assert response.status_code == 200
     assert limits_of(merchant.merchant) == (None, Decimal("1000.00"), None)
@@ -70,6 +71,9 @@ def test_setting_limits_where_there_were_none_applies_at_once(ana, merchant):
     limits = PayoutLimit.objects.get(merchant=merchant.merchant)
     assert ("limits_lowered", "staff:ana") in trail(limits)
     assert not PayoutLimitChange.objects.exists()
+    page = ana.get(change_url(limits))
+    assert page.status_code == 200
+    assert "staff:ana" in page.content.decode()  # the page's history names who set it
 
 
 def test_lowering_applies_at_once_and_raising_waits_for_a_second_admin(ana, bruno, merchant, admin_ana, admin_bruno):
