@@ -22,17 +22,30 @@ RETURNS numeric LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_from timestamptz := p_day::timestamp AT TIME ZONE '{TIME_ZONE}';
     v_to timestamptz := (p_day + 1)::timestamp AT TIME ZONE '{TIME_ZONE}';
-    v_sum numeric;
+    v_sum numeric := 0;
+    r record;
 BEGIN
-    IF p_customer = '' THEN
-        SELECT coalesce(sum(amount), 0) INTO v_sum FROM payouts_payout
-         WHERE merchant_id = p_merchant AND livemode = p_livemode AND created_at >= v_from AND created_at < v_to
-           AND status NOT IN ('failed', 'canceled');
-    ELSE
-        SELECT coalesce(sum(amount), 0) INTO v_sum FROM payouts_payout
-         WHERE customer_public_id = p_customer AND merchant_id = p_merchant AND livemode = p_livemode
-           AND created_at >= v_from AND created_at < v_to AND status NOT IN ('failed', 'canceled');
-    END IF;
+    -- Newest first on the merchant's index (payout_scope_page) or the customer's (payout_customer_page): the
+    -- ORDER BY spells the index's order, so no other index serves it. The loop stops an hour before the day
+    -- began: ids grow with creation times (set when the request began; the hour covers a slow request), so
+    -- this reads the day's payouts, not every payout the merchant or customer ever had.
+    FOR r IN SELECT amount, created_at, status FROM payouts_payout
+              WHERE p_customer = '' AND merchant_id = p_merchant AND livemode = p_livemode
+              ORDER BY merchant_id, livemode, id DESC LOOP
+        EXIT WHEN r.created_at < v_from - interval '1 hour';
+        IF r.created_at >= v_from AND r.created_at < v_to AND r.status NOT IN ('failed', 'canceled') THEN
+            v_sum := v_sum + r.amount;
+        END IF;
+    END LOOP;
+    FOR r IN SELECT amount, created_at, status FROM payouts_payout
+              WHERE p_customer <> '' AND customer_public_id = p_customer AND merchant_id = p_merchant
+                AND livemode = p_livemode
+              ORDER BY customer_public_id, id DESC LOOP
+        EXIT WHEN r.created_at < v_from - interval '1 hour';
+        IF r.created_at >= v_from AND r.created_at < v_to AND r.status NOT IN ('failed', 'canceled') THEN
+            v_sum := v_sum + r.amount;
+        END IF;
+    END LOOP;
     RETURN v_sum;
 END $$;
 

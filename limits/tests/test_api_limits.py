@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from customers.tests.factories import make_cbu
 from events.models import Event
@@ -230,3 +231,14 @@ def test_a_payout_the_bank_fails_gives_its_amount_back_and_a_paid_one_keeps_coun
     assert api.get(f"/payouts/{failing['payoutId']}").json()["status"] == "failed"
     assert api.get(f"/payouts/{paid['payoutId']}").json()["status"] == "paid"
     assert api.get("/limits").json()["daily"] == {"amount": "1000.00", "used": "200.00", "remaining": "800.00"}
+
+
+def test_a_counter_started_during_the_day_counts_only_that_days_payouts(api, payee, merchant, set_limits):
+    yesterday = post_payout(api, "500.00", payee).json()
+    Payout.objects.filter(public_id=yesterday["payoutId"]).update(created_at=timezone.now() - timedelta(days=1))
+    assert post_payout(api, "300.00", payee).status_code == 201
+    set_limits(merchant.merchant, daily_max=D("1000.00"), customer_daily_max=D("1000.00"))
+    refused = post_payout(api, "700.01", payee).json()["error"]["limit"]
+    assert (refused["type"], refused["used"]) == ("daily", "300.00")
+    shown = api.get("/limits", {"customerId": payee["customerId"]}).json()
+    assert shown["daily"]["used"] == shown["customerDaily"]["used"] == "300.00"
