@@ -16,8 +16,9 @@ ERROR_DESCRIPTIONS = {
     409: "Conflict: with the object's current state, or a request with this Idempotency-Key is still running.",
     413: "Request body too large.",
     415: "Request body is not application/json.",
-    403: "Live payouts are not enabled on this platform (live_payouts_disabled, POST /payouts only), or the "
-    "server refuses the request outright (forbidden).",
+    403: "Live payouts are not enabled on this platform (live_payouts_disabled, POST /payouts only), the payout "
+    "is over one of the merchant's limits (limit_exceeded, POST /payouts only: `error.limit` says which, the "
+    "limit and what remains), or the server refuses the request outright (forbidden).",
     411: "A chunked body the server could not read to its end (length_required); send Content-Length.",
     414: "The URI is longer than 4094 bytes (uri_too_long).",
     417: "An Expect header other than 100-continue (expectation_failed).",
@@ -101,7 +102,7 @@ SCHEMA_EXTRAS: dict[str, dict] = {}
 
 
 def error_extra_properties() -> dict[str, dict]:
-    """The keys some errors add to the error object (DomainError(extra=...)), each on one 409 only: optional."""
+    """The keys some errors add to the error object (DomainError(extra=...)), each on one error only: optional."""
     from payouts.models import Payout
 
     def public_id(prefix: str, description: str) -> dict:
@@ -118,6 +119,31 @@ def error_extra_properties() -> dict[str, dict]:
             "type": "string",
             "enum": [status for status in Payout.Status.values if status != Payout.Status.PENDING],
             "description": "On a 409 payout_not_cancelable: the payout's status (only a pending one can be canceled).",
+        },
+        "limit": {
+            "type": "object",
+            "description": "On a 403 limit_exceeded (POST /payouts): the limit the payout is over (GET /limits).",
+            "properties": {
+                "type": {
+                    "type": "string",
+                    "enum": ["single", "daily", "customer_daily"],
+                    "description": "single: one payout's maximum; daily: the merchant's total per day; "
+                    "customer_daily: the total to one customer per day (days: Argentina's calendar).",
+                },
+                "amount": {"type": "string", "example": "100000.00", "description": "The limit."},
+                "currency": {"type": "string", "enum": ["ARS"]},
+                "used": {"type": "string", "description": "daily, customer_daily: counted today so far."},
+                "remaining": {
+                    "type": "string",
+                    "description": "The largest amount a payout could have under this limit now.",
+                },
+                "resetsAt": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "daily, customer_daily: the next midnight in Argentina.",
+                },
+            },
+            "required": ["type", "amount", "currency", "remaining"],
         },
     }
 

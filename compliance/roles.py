@@ -2,15 +2,21 @@
 
 - Compliance analyst: views everything (merchants, keys, customers, bank accounts, payouts, events and
   webhook deliveries), verifies or rejects customers and resends events; changes no money or account field.
-- Compliance admin: the same, plus key management (revoke and roll merchants' API keys) and revealing a
-  full account number (each reveal is in the audit trail).
+- Compliance admin: the same, plus key management (revoke and roll merchants' API keys), revealing a
+  full account number (each reveal is in the audit trail), and setting payout limits: lowering one applies
+  at once, raising one waits for a second admin's approval (limits.services).
 """
 
 ANALYST = "Compliance analyst"
 ADMIN = "Compliance admin"
-AUDITED_APPS = ("merchants", "customers", "payouts", "events")
+AUDITED_APPS = ("merchants", "customers", "payouts", "events", "limits")
 ANALYST_EXTRA = (("customers", "verify_customer"), ("events", "resend_event"))
-ADMIN_EXTRA = (("merchants", "change_apikey"), ("customers", "reveal_account_number"))
+ADMIN_EXTRA = (
+    ("merchants", "change_apikey"),
+    ("customers", "reveal_account_number"),
+    ("limits", "set_limits"),
+    ("limits", "approve_limit_change"),
+)
 
 
 def sync_roles(group_model, permission_model) -> None:

@@ -68,7 +68,28 @@ def _execute(statements: list[tuple[str, tuple]]) -> None:
     with connection.cursor() as cursor:
         # psycopg2 binds parameters client-side, so this is one message, its statements run in order.
         statement = ";\n".join(s for s, _ in statements)
-        cursor.execute(statement, [p for _, params in statements for p in params])
+        try:
+            cursor.execute(statement, [p for _, params in statements for p in params])
+        except DatabaseError as error:
+            if convert := _refusals.get(sqlstate(error)):
+                raise convert(_detail(error)) from error
+            raise
+
+
+# Refusals. A batched statement may say "no" itself (a payout over a limit: limits/sql.py) by raising an
+# SQLSTATE of its own with the details in DETAIL; the batch's transaction rolls back whole, and the app that
+# owns the SQLSTATE turns it into its domain error here, wherever the batch happens to be sent.
+_refusals: dict[str, Callable[[str], Exception]] = {}
+
+
+def register_refusal(state: str, convert: Callable[[str], Exception]) -> None:
+    """Raise convert(DETAIL) instead of the database error when a write batch fails with SQLSTATE `state`."""
+    _refusals[state] = convert
+
+
+def _detail(error: BaseException) -> str:
+    diag = getattr(error.__cause__ or error, "diag", None)
+    return (getattr(diag, "message_detail", None) or "") if diag is not None else ""
 
 
 def _run(statement: str, params: tuple) -> None:

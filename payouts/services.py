@@ -23,6 +23,7 @@ from customers.accounts import AccountNumber
 from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
 from events.services import event_record, events_record
+from limits import services as limits
 from payouts import stops
 from payouts.models import Payout, PayoutEvent
 from payouts.rails import Outcome
@@ -35,6 +36,10 @@ TRANSITIONS: dict[str, set[str]] = {
     Status.PENDING: {Status.PROCESSING, Status.CANCELED, Status.FAILED},
     Status.PROCESSING: {Status.PAID, Status.FAILED},
 }
+
+
+# The ends of a payout without money leaving: its amount no longer counts towards the limits (limits app).
+RELEASES_LIMITS = frozenset({Status.FAILED, Status.CANCELED})
 
 
 class IllegalTransition(Exception):
@@ -236,6 +241,11 @@ def payout_create(
     )
     flag = review.changed_before_large_payout(target.bank_account_public_id, amount, now)
     with db.write_batch():  # one transaction, and in the API the request's one round trip of writes
+        # Limits: first in the batch (a day's counter starts from the payouts before this one); over a
+        # limit the batch raises limits.services.LimitExceeded and writes nothing.
+        limits.limits_consume(
+            scope=scope, customer_public_id=target.customer_public_id, amount=amount, at=payout.created_at
+        )
         db.insert(payout)
         if target.customer_public_id is not None:
             db.execute(SET_LAST_OUT, (now, target.customer_public_id))
@@ -283,6 +293,8 @@ def _move(
     for values, pks in groups.items():
         changes = {"status": to_status, "updated_at": now, **dict(zip(fields, values, strict=True))}
         Payout.objects.filter(pk__in=pks, status=from_status).update(**changes)
+    if to_status in RELEASES_LIMITS:  # ended without money leaving: its amount counts no more
+        limits.limits_release(payouts=payouts)
     PayoutEvent.objects.bulk_create(
         [
             PayoutEvent(payout=p, from_status=from_status, to_status=to_status, reason=reason, created_at=now)

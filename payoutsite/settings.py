@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "compliance",
     "django_tasks_db",
     "events",
+    "limits",
 ]
 
 MIDDLEWARE = [

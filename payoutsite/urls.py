@@ -50,6 +50,7 @@ urlpatterns = [
     path("", include("customers.urls")),
     path("", include("payouts.urls")),
     path("", include("events.urls")),
+    path("", include("limits.urls")),
     path("healthz", lambda request: JsonResponse({"ok": True}), name="healthz"),
     path("admin/", admin.site.urls),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),

@@ -1,7 +1,7 @@
 """core.db: write batches and the lost-race retry."""
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
@@ -136,3 +136,24 @@ def test_batch_only_lets_reads_through_whatever_precedes_them(merchant):
     with db.batch_only(), connection.cursor() as cursor:
         cursor.execute("/* why */ -- and how\n  SELECT count(*) FROM customers_customer")
         assert cursor.fetchone() == (0,)
+
+
+class Refused(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_that_refuses_with_a_registered_sqlstate_raises_its_error_and_writes_nothing(monkeypatch):
+    monkeypatch.setattr(db, "_refusals", {})
+    db.register_refusal("ZZ001", lambda detail: Refused(detail))
+    merchant = make_merchant().merchant
+    kept_out = new_customer(merchant)
+    refuse = "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'ZZ001', DETAIL = '{\"why\": \"over\"}'; END $$"
+    with pytest.raises(Refused) as raised, db.write_batch():
+        db.insert(kept_out)
+        db.execute(refuse, ())
+    assert str(raised.value) == '{"why": "over"}'
+    assert not Customer.objects.filter(public_id=kept_out.public_id).exists()
+    other = "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'ZZ002'; END $$"
+    with pytest.raises(DatabaseError), db.write_batch():  # not registered: the database's error as it is
+        db.execute(other, ())
