@@ -1,16 +1,23 @@
 """The compliance roles, as Django groups. Staff without one see nothing in the back-office.
 
 - Compliance analyst: views everything (merchants, keys, customers, bank accounts, payouts, events and
-  webhook deliveries), verifies or rejects customers and resends events; changes no money or account field.
-- Compliance admin: the same, plus key management (revoke and roll merchants' API keys) and revealing a
-  full account number (each reveal is in the audit trail).
+  webhook deliveries), verifies or rejects customers, clears accounts' review flags, approves or rejects
+  held payouts (the review queue), takes queue items, and resends events; changes no money or account field.
+- Compliance admin: the same, plus key management (revoke and roll merchants' API keys), a merchant's own
+  hold threshold, and revealing a full account number (each reveal is in the audit trail).
 """
 
 ANALYST = "Compliance analyst"
 ADMIN = "Compliance admin"
 AUDITED_APPS = ("merchants", "customers", "payouts", "events")
-ANALYST_EXTRA = (("customers", "verify_customer"), ("events", "resend_event"))
-ADMIN_EXTRA = (("merchants", "change_apikey"), ("customers", "reveal_account_number"))
+ANALYST_EXTRA = (
+    ("customers", "verify_customer"),
+    ("events", "resend_event"),
+    ("payouts", "decide_payout"),
+    ("compliance", "add_assignment"),
+    ("compliance", "view_assignment"),
+)
+ADMIN_EXTRA = (("merchants", "change_apikey"), ("merchants", "change_merchant"), ("customers", "reveal_account_number"))
 
 
 def sync_roles(group_model, permission_model) -> None:
