@@ -16,9 +16,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import crypto, db
 from audit.context import actor
 from audit.services import audit_event_record
+from core import crypto, db
 from core.errors import Conflict, InvalidParameters, NotPermitted
 from core.ids import is_public_id
 from core.scope import Scope
@@ -234,7 +234,8 @@ def _account(
                 "destination_mismatch",
                 "destinationCbu is not one of this customer's active accounts.",
             )
-    return _destination(customer_public_id, rows[0], _account_facts(scope, customer_public_id, rows[0][0], verification))
+    facts = _account_facts(scope, customer_public_id, rows[0][0], verification)
+    return _destination(customer_public_id, rows[0], facts)
 
 
 def _account_facts(scope: Scope, customer_public_id: str, account_public_id: str, verification: str) -> holds.Facts:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import crypto, db
 from audit.context import actor
+from core import crypto, db
 from core.errors import Conflict, InvalidParameters, ResourceMissing
 from core.ids import is_public_id
 from core.scope import Scope
