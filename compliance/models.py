@@ -17,6 +17,9 @@ class Assignment(models.Model):
     assigned_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # The admin lists this model as the review queue (compliance.admin), whose items these rows assign.
+        verbose_name = "review queue"
+        verbose_name_plural = "review queue"
         constraints = [models.UniqueConstraint(fields=["kind", "object_id"], name="assignment_one_per_item")]
 
     def __str__(self) -> str:

@@ -26,6 +26,8 @@ class Migration(migrations.Migration):
                 ('assignee', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
+                'verbose_name': 'review queue',
+                'verbose_name_plural': 'review queue',
                 'constraints': [models.UniqueConstraint(fields=('kind', 'object_id'), name='assignment_one_per_item')],
             },
         ),
