@@ -118,16 +118,20 @@ COMMIT;
 -- payouts
 INSERT INTO payouts_payout (public_id, merchant_id, livemode, customer_public_id, bank_account_public_id, amount,
     currency, destination_ciphertext, destination_key_id, destination_fingerprint, destination_last4, description,
-    metadata, status, failure_code, failure_message, created_at, updated_at)
+    metadata, status, failure_code, failure_message, created_at, updated_at, hold_reasons)
 SELECT 'po_' || left(md5(g || 'p'), 24), merchant_id, livemode, 'cust_' || left(md5(g || 'c'), 24),
        'ba_' || left(md5(g || 'b'), 24), round((100 + (g::bigint * 7919) %% 2000000)::numeric, 2), 'ARS',
        %(ciphertext)s, %(key_id)s, encode(hmac(number, %(fingerprint_key)s, 'sha256'), 'hex'), right(number, 4),
        '', '{{}}',
-       CASE WHEN g %% 100 < 85 THEN 'paid' WHEN g %% 100 < 93 THEN 'failed' WHEN g %% 100 < 96 THEN 'canceled'
+       CASE WHEN g %% 1000 = 5 THEN 'held'
+            WHEN g %% 100 < 85 THEN 'paid' WHEN g %% 100 < 93 THEN 'failed' WHEN g %% 100 < 96 THEN 'canceled'
             WHEN g %% 100 < 99 THEN 'pending' ELSE 'processing' END,
        CASE WHEN g %% 100 BETWEEN 85 AND 92 THEN (ARRAY['account_closed','invalid_account','bank_rejected',
             'customer_rejected'])[1 + g %% 4] ELSE '' END,
-       '', created_at, created_at
+       '', created_at, created_at,
+       -- one payout in a thousand waits for compliance (the review queue)
+       CASE WHEN g %% 1000 = 5 THEN ARRAY[(ARRAY['amount_over_threshold', 'customer_unverified',
+            'velocity_exceeded'])[1 + g %% 3]]::varchar[] ELSE '{{}}' END
 FROM bench_g;
 """
 
@@ -137,6 +141,7 @@ def pages() -> list[tuple[str, str]]:
     customers, accounts = "/admin/customers/customer/", "/admin/customers/bankaccount/"
     payouts = "/admin/payouts/payout/"
     history = "/admin/customers/customerhistory/"
+    queue = "/admin/compliance/assignment/"
     return [
         ("customers, page 1", customers),
         ("customers, page 2", "NEXT:" + customers),
@@ -184,6 +189,13 @@ def pages() -> list[tuple[str, str]]:
         ("bank account history, page 1", "/admin/customers/bankaccounthistory/"),
         ("payout history, page 1", "/admin/payouts/payouthistory/"),
         ("customer page", "CHANGE:" + customers),
+        ("review queue, page 1", queue),
+        ("review queue, page 2", "NEXT:" + queue),
+        ("review queue, reason velocity", queue + "?reason=velocity_exceeded"),
+        ("review queue, reason flagged account", queue + "?reason=account_flagged"),
+        ("review queue, one merchant", queue + "?merchant=MERCHANT"),
+        ("review queue, assigned to me", queue + "?mine=1"),
+        ("review queue, held payout item", "ITEM:" + queue),
     ]
 
 
@@ -237,15 +249,20 @@ def resolve(browser: Browser, path: str) -> str:
     """NEXT:/LAST:/CHANGE: paths become the list's own link (page numbers, or keyset links)."""
     kind, _, base = path.partition(":") if path[:1] != "/" else ("", "", path)
     if not kind:
+        if "MERCHANT" in path:  # the queue's merchant filter: the first merchant it offers
+            _, text, _ = browser.request("GET", path.split("?")[0])
+            path = path.replace("MERCHANT", re.search(r'name="merchant".*?<option value="(\d+)"', text, re.S).group(1))
         return path.replace("PAST7", time.strftime("%Y-%m-%d", time.gmtime(time.time() - 7 * 86400)))
     _, text, _ = browser.request("GET", base)
     base = base.split("?")[0]
     if kind == "CHANGE":
         return base + re.search(r'href="/admin/customers/customer/(\d+)/change/', text).group(1) + "/change/"
+    if kind == "ITEM":
+        return re.search(r'href="(/admin/compliance/assignment/payout/\d+/)"', text).group(1)
     links = re.findall(r'<a[^>]*href="(\?[^"]*)"[^>]*>([^<]*)</a>', text)
     if kind == "NEXT":
         for href, label in links:
-            if label.strip() in ("2", "Older ›"):
+            if label.strip() in ("2", "Older ›", "Next"):
                 return base + href.replace("&amp;", "&")
     if kind == "LAST":
         for href, label in links:

@@ -105,4 +105,10 @@ class Migration(migrations.Migration):
             model_name='payoutapproval',
             constraint=models.UniqueConstraint(fields=('payout', 'staff'), name='payout_approval_once_per_staff'),
         ),
+        # A database default too: rows written by plain SQL (bench loaders, COPY) need not name the column.
+        migrations.RunSQL(
+            "ALTER TABLE payouts_payout ALTER COLUMN hold_reasons SET DEFAULT '{}';"
+            "ALTER TABLE payouts_payouthistory ALTER COLUMN hold_reasons SET DEFAULT '{}';",
+            migrations.RunSQL.noop,
+        ),
     ]
