@@ -3,6 +3,7 @@
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/issue16_bench
     flock /tmp/bench.lock .venv/bin/python -m bench.backoffice load        # ~1M customers, accounts, payouts
     flock /tmp/bench.lock .venv/bin/python -m bench.backoffice run [--tree OTHER_CHECKOUT] [--explain]
+    .venv/bin/python -m bench.backoffice explain-all /admin/compliance/assignment/   # every query's plan
 
 `load` migrates, then writes 1,000,000 customers (one bank account each, each the customer's default) and
 1,000,000 payouts with INSERT … SELECT, audit triggers on (so each gets its history row), then VACUUM
@@ -341,8 +342,9 @@ def load() -> None:
         user_model.objects.create_superuser(USER, "bench@example.com", PASSWORD)
 
 
-def explain(paths: list[str]) -> None:
-    """In-process (the tree's code): each page's slowest query, run again under EXPLAIN ANALYZE."""
+def explain(paths: list[str], every: bool = False) -> None:
+    """In-process (the tree's code): each page's slowest query (every: each of its queries), run again under
+    EXPLAIN ANALYZE."""
     import django
 
     django.setup()
@@ -361,16 +363,21 @@ def explain(paths: list[str]) -> None:
                 print(f"{path}: {type(error).__name__}: {error}")
         if not captured.captured_queries:
             continue
-        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
-        print(f"\n### {path}\nslowest of {len(captured)} queries: {float(slowest['time']) * 1000:.0f} ms")
-        print(slowest["sql"][:1500])
-        with connection.cursor() as cursor:
-            try:
-                cursor.execute("SET statement_timeout = '60s'")
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + slowest["sql"])
-                print("\n".join(row[0] for row in cursor.fetchall()))
-            except Exception as error:
-                print(f"(EXPLAIN failed: {error})")
+        queries = captured.captured_queries
+        chosen = queries if every else [max(queries, key=lambda q: float(q["time"]))]
+        total = sum(float(q["time"]) for q in queries) * 1000
+        print(f"\n### {path}\n{len(captured)} queries, {total:.1f} ms in the database")
+        for query in chosen:
+            if not query["sql"].lstrip().upper().startswith("SELECT"):
+                continue
+            print(f"\n-- {float(query['time']) * 1000:.1f} ms\n{query['sql'][:1500]}")
+            with connection.cursor() as cursor:
+                try:
+                    cursor.execute("SET statement_timeout = '60s'")
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query["sql"])
+                    print("\n".join(row[0] for row in cursor.fetchall()))
+                except Exception as error:
+                    print(f"(EXPLAIN failed: {error})")
 
 
 def run(args) -> None:
@@ -419,7 +426,7 @@ def main() -> None:
     configure()
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["load", "run", "explain"])
+    parser.add_argument("command", choices=["load", "run", "explain", "explain-all"])
     parser.add_argument("paths", nargs="*", help="explain: the pages")
     parser.add_argument("--tree", help="serve this checkout instead (e.g. the code before a change)")
     parser.add_argument("--samples", type=int, default=5, help="timed requests per page (default 5)")
@@ -429,7 +436,13 @@ def main() -> None:
     args = parser.parse_args()
     if "issue16_" not in os.environ.get("DATABASE_URL", "") and args.command == "load":
         sys.exit("load writes a million rows: DATABASE_URL must name a bench database (…/issue16_…)")
-    {"load": load, "run": lambda: run(args), "explain": lambda: explain(args.paths)}[args.command]()
+    commands = {
+        "load": load,
+        "run": lambda: run(args),
+        "explain": lambda: explain(args.paths),
+        "explain-all": lambda: explain(args.paths, every=True),
+    }
+    commands[args.command]()
 
 
 if __name__ == "__main__":
