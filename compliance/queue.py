@@ -166,7 +166,8 @@ def _with_assignees(items: list[Item]) -> None:
     if not items:
         return
     keys = {(item.kind, item.pk): item for item in items}
-    rows = Assignment.objects.filter(object_id__in=[item.pk for item in items]).values_list(
+    kinds = {item.kind for item in items}  # (kind, object_id): the unique index assignment_one_per_item
+    rows = Assignment.objects.filter(kind__in=kinds, object_id__in=[item.pk for item in items]).values_list(
         "kind", "object_id", "assignee__username"
     )
     for kind, object_id, username in rows:

@@ -382,9 +382,7 @@ def payout_approve(*, payout: Payout, staff, reason: str = "") -> Payout:
     earlier = list(PayoutApproval.objects.filter(payout=payout).values_list("staff_id", flat=True))
     if staff.pk in earlier:
         raise SecondApprovalNeeded(
-            "You already approved this payout: a second, different analyst must approve it.",
-            param="payoutId",
-            extra={"approvals": len(earlier)},
+            "You already approved this payout: a second, different analyst must approve it.", param="payoutId"
         )
     with actor(_staff_name(staff), decision="approve", reason=reason):
         PayoutApproval.objects.create(payout=payout, staff=staff, reason=reason)
