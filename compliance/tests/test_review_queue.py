@@ -1,6 +1,8 @@
 """The review queue page through the back-office: what waits, oldest first, filters, taking an item, the
 beneficiary's history, and deciding in one step (the services' rules, not the page's)."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -172,3 +174,28 @@ def test_staff_without_a_role_see_no_queue(db):
     client = Client()
     client.force_login(user)
     assert client.get(QUEUE).status_code == 403
+
+
+def test_a_compliance_admin_sets_a_merchants_own_hold_threshold_and_nothing_else(api, payee, merchant):
+    from compliance.roles import ADMIN
+    from compliance.tests.test_verification import staff_client
+    from merchants.models import Merchant
+
+    keys = list(merchant.merchant.api_keys.order_by("id"))
+    form = {
+        "name": "Renamed",
+        "compliance_hold_amount": "50.00",
+        "api_keys-TOTAL_FORMS": str(len(keys)),
+        "api_keys-INITIAL_FORMS": str(len(keys)),
+        "api_keys-MIN_NUM_FORMS": "0",
+        "api_keys-MAX_NUM_FORMS": "1000",
+        **{f"api_keys-{i}-id": str(key.pk) for i, key in enumerate(keys)},
+        **{f"api_keys-{i}-merchant": str(merchant.merchant.pk) for i in range(len(keys))},
+    }
+    url = f"/admin/merchants/merchant/{merchant.merchant.pk}/change/"
+    assert staff_client("ana", ANALYST).post(url, form).status_code == 403
+    response = staff_client("root", ADMIN).post(url, form)
+    assert response.status_code == 302, response.content[:2000]
+    stored = Merchant.objects.get(pk=merchant.merchant.pk)
+    assert (stored.compliance_hold_amount, stored.name) == (Decimal("50.00"), "Acme")
+    assert pay(api, "50.00", customerId=payee["customerId"])["holdReasons"] == ["amount_over_threshold"]
