@@ -153,24 +153,16 @@ def _destination(customer_public_id: str, row: tuple, facts: holds.Facts) -> Des
 
 
 # The customer and its default account's columns, and what the hold rules need (payouts.holds): the
-# merchant's threshold, the account's flag and last change, whether another of the customer's accounts is
-# flagged, and the customer's last 24 hours of payouts (index payout_customer_recent; skipped when its
-# last_out says it had none). Plain SQL: building it with the ORM took longer than PostgreSQL takes to run
-# it, on the path of every payout (bench/run.py, api_payout_post).
+# account's flag and last change, and the rest from payouts_hold_facts (the merchant's threshold, another
+# flagged account, the last 24 hours of payouts). Plain SQL: building it with the ORM took longer than
+# PostgreSQL takes to run it, on the path of every payout (bench/run.py, api_payout_post).
 DEFAULT_ACCOUNT = """
 SELECT c.public_id, b.public_id, b.status, b.account_number_ciphertext, b.account_number_key_id,
        b.account_number_fingerprint, b.account_number_last4, c.verification_status,
-       m.compliance_hold_amount, COALESCE(b.needs_review, FALSE), b.details_changed_at,
-       EXISTS (SELECT 1 FROM customers_bankaccount o
-                WHERE o.customer_id = c.id AND o.needs_review AND o.id <> b.id),
-       CASE WHEN c.last_out >= %s THEN
-            (SELECT COALESCE(sum(p.amount), 0) FROM payouts_payout p
-              WHERE p.customer_public_id = c.public_id AND p.created_at >= %s
-                AND p.status NOT IN ('failed', 'canceled'))
-       ELSE 0 END
+       f.hold_amount, COALESCE(b.needs_review, FALSE), b.details_changed_at, f.other_flagged, f.recent_total
   FROM customers_customer c
-  JOIN merchants_merchant m ON m.id = c.merchant_id
   LEFT JOIN customers_bankaccount b ON b.public_id = c.default_bank_account_public_id
+ CROSS JOIN LATERAL payouts_hold_facts(c.merchant_id, c.id, c.public_id, b.id, c.last_out, %s) f
  WHERE c.public_id = %s AND c.merchant_id = %s AND c.livemode = %s
 """
 
@@ -180,7 +172,7 @@ def _default_account(scope: Scope, customer_public_id: str) -> Destination:
     if is_public_id(customer_public_id, "cust"):
         since = holds.velocity_since(timezone.now())
         with connection.cursor() as cursor:
-            cursor.execute(DEFAULT_ACCOUNT, [since, since, customer_public_id, scope.merchant_id, scope.livemode])
+            cursor.execute(DEFAULT_ACCOUNT, [since, customer_public_id, scope.merchant_id, scope.livemode])
             row = cursor.fetchone()
     if row is None:
         raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_public_id[:64]!r}.")
@@ -234,16 +226,15 @@ def _account(
                 "destination_mismatch",
                 "destinationCbu is not one of this customer's active accounts.",
             )
-    facts = _account_facts(scope, customer_public_id, rows[0][0], verification)
-    return _destination(customer_public_id, rows[0], facts)
+    return _destination(customer_public_id, rows[0], _account_facts(rows[0][0], verification))
 
 
-def _account_facts(scope: Scope, customer_public_id: str, account_public_id: str, verification: str) -> holds.Facts:
+def _account_facts(account_public_id: str, verification: str) -> holds.Facts:
     """The hold rules' facts for a customer's account named in the request (one more read: this path is
     not DEFAULT_ACCOUNT's)."""
     since = holds.velocity_since(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(holds.ACCOUNT_FACTS, [scope.merchant_id, customer_public_id, since, account_public_id])
+        cursor.execute(holds.ACCOUNT_FACTS, [since, account_public_id])
         hold_amount, needs_review, changed_at, customer_needs_review, recent_total = cursor.fetchone()
     return holds.Facts(
         merchant_hold_amount=hold_amount,

@@ -346,3 +346,14 @@ def test_held_approved_and_rejected_events_reach_the_webhook(api, payee, setting
     rejected = next(event for event in delivered if event["type"] == "payout.rejected")
     assert rejected["data"]["object"]["failureCode"] == "compliance_rejected"
     assert rejected["data"]["previousAttributes"]["status"] == "held"
+
+
+def test_the_database_runs_the_hold_facts_function_of_holds_py(db):
+    from django.db import connection
+
+    from payouts import holds
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'payouts_hold_facts'")
+        (source,) = cursor.fetchone()
+    assert source.strip() and source in holds.INSTALL
