@@ -117,8 +117,9 @@ def error_extra_properties() -> dict[str, dict]:
         ),
         "status": {
             "type": "string",
-            "enum": [status for status in Payout.Status.values if status != Payout.Status.PENDING],
-            "description": "On a 409 payout_not_cancelable: the payout's status (only a pending one can be canceled).",
+            "enum": [s for s in Payout.Status.values if s not in (Payout.Status.PENDING, Payout.Status.HELD)],
+            "description": "On a 409 payout_not_cancelable: the payout's status (only a pending or held one can be "
+            "canceled).",
         },
         "limit": {
             "type": "object",

@@ -3,6 +3,7 @@
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/issue16_bench
     flock /tmp/bench.lock .venv/bin/python -m bench.backoffice load        # ~1M customers, accounts, payouts
     flock /tmp/bench.lock .venv/bin/python -m bench.backoffice run [--tree OTHER_CHECKOUT] [--explain]
+    .venv/bin/python -m bench.backoffice explain-all /admin/compliance/assignment/   # every query's plan
 
 `load` migrates, then writes 1,000,000 customers (one bank account each, each the customer's default) and
 1,000,000 payouts with INSERT … SELECT, audit triggers on (so each gets its history row), then VACUUM
@@ -118,16 +119,20 @@ COMMIT;
 -- payouts
 INSERT INTO payouts_payout (public_id, merchant_id, livemode, customer_public_id, bank_account_public_id, amount,
     currency, destination_ciphertext, destination_key_id, destination_fingerprint, destination_last4, description,
-    metadata, status, failure_code, failure_message, created_at, updated_at)
+    metadata, status, failure_code, failure_message, created_at, updated_at, hold_reasons)
 SELECT 'po_' || left(md5(g || 'p'), 24), merchant_id, livemode, 'cust_' || left(md5(g || 'c'), 24),
        'ba_' || left(md5(g || 'b'), 24), round((100 + (g::bigint * 7919) %% 2000000)::numeric, 2), 'ARS',
        %(ciphertext)s, %(key_id)s, encode(hmac(number, %(fingerprint_key)s, 'sha256'), 'hex'), right(number, 4),
        '', '{{}}',
-       CASE WHEN g %% 100 < 85 THEN 'paid' WHEN g %% 100 < 93 THEN 'failed' WHEN g %% 100 < 96 THEN 'canceled'
+       CASE WHEN g %% 1000 = 5 THEN 'held'
+            WHEN g %% 100 < 85 THEN 'paid' WHEN g %% 100 < 93 THEN 'failed' WHEN g %% 100 < 96 THEN 'canceled'
             WHEN g %% 100 < 99 THEN 'pending' ELSE 'processing' END,
        CASE WHEN g %% 100 BETWEEN 85 AND 92 THEN (ARRAY['account_closed','invalid_account','bank_rejected',
             'customer_rejected'])[1 + g %% 4] ELSE '' END,
-       '', created_at, created_at
+       '', created_at, created_at,
+       -- one payout in a thousand waits for compliance (the review queue)
+       CASE WHEN g %% 1000 = 5 THEN ARRAY[(ARRAY['amount_over_threshold', 'customer_unverified',
+            'velocity_exceeded'])[1 + g %% 3]]::varchar[] ELSE '{{}}' END
 FROM bench_g;
 """
 
@@ -137,6 +142,7 @@ def pages() -> list[tuple[str, str]]:
     customers, accounts = "/admin/customers/customer/", "/admin/customers/bankaccount/"
     payouts = "/admin/payouts/payout/"
     history = "/admin/customers/customerhistory/"
+    queue = "/admin/compliance/assignment/"
     return [
         ("customers, page 1", customers),
         ("customers, page 2", "NEXT:" + customers),
@@ -184,6 +190,13 @@ def pages() -> list[tuple[str, str]]:
         ("bank account history, page 1", "/admin/customers/bankaccounthistory/"),
         ("payout history, page 1", "/admin/payouts/payouthistory/"),
         ("customer page", "CHANGE:" + customers),
+        ("review queue, page 1", queue),
+        ("review queue, page 2", "NEXT:" + queue),
+        ("review queue, reason velocity", queue + "?reason=velocity_exceeded"),
+        ("review queue, reason flagged account", queue + "?reason=account_flagged"),
+        ("review queue, one merchant", queue + "?merchant=MERCHANT"),
+        ("review queue, assigned to me", queue + "?mine=1"),
+        ("review queue, held payout item", "ITEM:" + queue),
     ]
 
 
@@ -237,15 +250,20 @@ def resolve(browser: Browser, path: str) -> str:
     """NEXT:/LAST:/CHANGE: paths become the list's own link (page numbers, or keyset links)."""
     kind, _, base = path.partition(":") if path[:1] != "/" else ("", "", path)
     if not kind:
+        if "MERCHANT" in path:  # the queue's merchant filter: the first merchant it offers
+            _, text, _ = browser.request("GET", path.split("?")[0])
+            path = path.replace("MERCHANT", re.search(r'name="merchant".*?<option value="(\d+)"', text, re.S).group(1))
         return path.replace("PAST7", time.strftime("%Y-%m-%d", time.gmtime(time.time() - 7 * 86400)))
     _, text, _ = browser.request("GET", base)
     base = base.split("?")[0]
     if kind == "CHANGE":
         return base + re.search(r'href="/admin/customers/customer/(\d+)/change/', text).group(1) + "/change/"
+    if kind == "ITEM":
+        return re.search(r'href="(/admin/compliance/assignment/payout/\d+/)"', text).group(1)
     links = re.findall(r'<a[^>]*href="(\?[^"]*)"[^>]*>([^<]*)</a>', text)
     if kind == "NEXT":
         for href, label in links:
-            if label.strip() in ("2", "Older ›"):
+            if label.strip() in ("2", "Older ›", "Next"):
                 return base + href.replace("&amp;", "&")
     if kind == "LAST":
         for href, label in links:
@@ -324,8 +342,9 @@ def load() -> None:
         user_model.objects.create_superuser(USER, "bench@example.com", PASSWORD)
 
 
-def explain(paths: list[str]) -> None:
-    """In-process (the tree's code): each page's slowest query, run again under EXPLAIN ANALYZE."""
+def explain(paths: list[str], every: bool = False) -> None:
+    """In-process (the tree's code): each page's slowest query (every: each of its queries), run again under
+    EXPLAIN ANALYZE."""
     import django
 
     django.setup()
@@ -344,16 +363,21 @@ def explain(paths: list[str]) -> None:
                 print(f"{path}: {type(error).__name__}: {error}")
         if not captured.captured_queries:
             continue
-        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
-        print(f"\n### {path}\nslowest of {len(captured)} queries: {float(slowest['time']) * 1000:.0f} ms")
-        print(slowest["sql"][:1500])
-        with connection.cursor() as cursor:
-            try:
-                cursor.execute("SET statement_timeout = '60s'")
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + slowest["sql"])
-                print("\n".join(row[0] for row in cursor.fetchall()))
-            except Exception as error:
-                print(f"(EXPLAIN failed: {error})")
+        queries = captured.captured_queries
+        chosen = queries if every else [max(queries, key=lambda q: float(q["time"]))]
+        total = sum(float(q["time"]) for q in queries) * 1000
+        print(f"\n### {path}\n{len(captured)} queries, {total:.1f} ms in the database")
+        for query in chosen:
+            if not query["sql"].lstrip().upper().startswith("SELECT"):
+                continue
+            print(f"\n-- {float(query['time']) * 1000:.1f} ms\n{query['sql'][:1500]}")
+            with connection.cursor() as cursor:
+                try:
+                    cursor.execute("SET statement_timeout = '60s'")
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query["sql"])
+                    print("\n".join(row[0] for row in cursor.fetchall()))
+                except Exception as error:
+                    print(f"(EXPLAIN failed: {error})")
 
 
 def run(args) -> None:
@@ -402,7 +426,7 @@ def main() -> None:
     configure()
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["load", "run", "explain"])
+    parser.add_argument("command", choices=["load", "run", "explain", "explain-all"])
     parser.add_argument("paths", nargs="*", help="explain: the pages")
     parser.add_argument("--tree", help="serve this checkout instead (e.g. the code before a change)")
     parser.add_argument("--samples", type=int, default=5, help="timed requests per page (default 5)")
@@ -412,7 +436,13 @@ def main() -> None:
     args = parser.parse_args()
     if "issue16_" not in os.environ.get("DATABASE_URL", "") and args.command == "load":
         sys.exit("load writes a million rows: DATABASE_URL must name a bench database (…/issue16_…)")
-    {"load": load, "run": lambda: run(args), "explain": lambda: explain(args.paths)}[args.command]()
+    commands = {
+        "load": load,
+        "run": lambda: run(args),
+        "explain": lambda: explain(args.paths),
+        "explain-all": lambda: explain(args.paths, every=True),
+    }
+    commands[args.command]()
 
 
 if __name__ == "__main__":

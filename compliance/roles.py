@@ -1,18 +1,26 @@
 """The compliance roles, as Django groups. Staff without one see nothing in the back-office.
 
 - Compliance analyst: views everything (merchants, keys, customers, bank accounts, payouts, events and
-  webhook deliveries), verifies or rejects customers and resends events; changes no money or account field.
-- Compliance admin: the same, plus key management (revoke and roll merchants' API keys), revealing a
-  full account number (each reveal is in the audit trail), and setting payout limits: lowering one applies
-  at once, raising one waits for a second admin's approval (limits.services).
+  webhook deliveries), verifies or rejects customers, clears accounts' review flags, approves or rejects
+  held payouts (the review queue), takes queue items, and resends events; changes no money or account field.
+- Compliance admin: the same, plus key management (revoke and roll merchants' API keys), a merchant's own
+  hold threshold, revealing a full account number (each reveal is in the audit trail), and setting payout
+  limits: lowering one applies at once, raising one waits for a second admin's approval (limits.services).
 """
 
 ANALYST = "Compliance analyst"
 ADMIN = "Compliance admin"
 AUDITED_APPS = ("merchants", "customers", "payouts", "events", "limits")
-ANALYST_EXTRA = (("customers", "verify_customer"), ("events", "resend_event"))
+ANALYST_EXTRA = (
+    ("customers", "verify_customer"),
+    ("events", "resend_event"),
+    ("payouts", "decide_payout"),
+    ("compliance", "add_assignment"),
+    ("compliance", "view_assignment"),
+)
 ADMIN_EXTRA = (
     ("merchants", "change_apikey"),
+    ("merchants", "change_merchant"),
     ("customers", "reveal_account_number"),
     ("limits", "set_limits"),
     ("limits", "approve_limit_change"),

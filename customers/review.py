@@ -6,8 +6,8 @@ Three rules flag an account (README, "Needs review"):
   account is made, by the API and the importer alike);
 - its number is on more than one customer of the merchant (`flag_shared_numbers`: decided in the
   database, by the function `customers_flag_shared_numbers` below, under a lock held to commit);
-- a large payout goes to it soon after its number or holder was set (`changed_before_large_payout`,
-  then `flag_changed_before_large_payout`, in the payout's own write batch).
+- a large payout goes to it soon after its number or holder was set (`recently_changed`, then
+  `flag_changed_before_large_payout`, in the payout's own write batch; the payout is held: payouts.holds).
 
 Reasons accumulate: an account keeps every reason it was flagged for, each once, joined by "; ", the
 whole bounded by the column (200 characters: what does not fit is cut). That one rule is the SQL function
@@ -100,14 +100,13 @@ def flag_shared_numbers_imported(scope: Scope, fingerprints: set[str]) -> None:
 # Large payouts soon after a change.
 
 
-def changed_before_large_payout(bank_account_id: str | None, amount: Decimal, now: datetime) -> str | None:
-    """The account to flag, when a large payout goes to an account whose details are new (compliance's rule;
-    COMPLIANCE_LARGE_PAYOUT_AMOUNT and COMPLIANCE_RECENT_CHANGE_HOURS). Small payouts cost no query."""
-    if bank_account_id is None or amount < Decimal(settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT):
-        return None
-    since = now - timedelta(hours=settings.COMPLIANCE_RECENT_CHANGE_HOURS)
-    recent = BankAccount.objects.filter(public_id=bank_account_id, details_changed_at__gte=since).exists()
-    return bank_account_id if recent else None
+def recently_changed(details_changed_at: datetime | None, amount: Decimal, now: datetime) -> bool:
+    """A large payout to an account whose details are new (compliance's rule; COMPLIANCE_LARGE_PAYOUT_AMOUNT
+    and COMPLIANCE_RECENT_CHANGE_HOURS): the account is flagged, and the payout held (payouts.holds). The
+    caller reads details_changed_at with the payout's destination: the rule costs no query of its own."""
+    if details_changed_at is None or amount < Decimal(settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT):
+        return False
+    return details_changed_at >= now - timedelta(hours=settings.COMPLIANCE_RECENT_CHANGE_HOURS)
 
 
 FLAG_ACCOUNT = """

@@ -25,6 +25,12 @@ class MerchantAdmin(AuditHistoryMixin, admin.ModelAdmin):
     readonly_fields = ("public_id", "created_at")
     inlines = [ApiKeyInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        """A compliance admin sets the merchant's own hold threshold (payouts.holds), nothing else here."""
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return (*self.readonly_fields, "name")
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 

@@ -19,6 +19,14 @@ class Merchant(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=new_merchant_id, editable=False)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # This merchant's own hold threshold (payouts.holds); empty: COMPLIANCE_HOLD_AMOUNT. Set by a compliance admin.
+    compliance_hold_amount = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Payouts at or above this amount (ARS) are held for review. Empty: the platform's default.",
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"

@@ -105,6 +105,7 @@ class PayoutAdmin(AuditHistoryMixin, CsvExportMixin, MillionRowAdmin):
         "status",
         "failure_code",
         "failure_message",
+        "hold_reasons",
         "description",
         "metadata",
         "created_at",

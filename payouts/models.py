@@ -1,5 +1,7 @@
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
@@ -23,6 +25,7 @@ class Payout(models.Model):
     """Money out to one CBU/CVU. Never deleted; every status change is a PayoutEvent."""
 
     class Status(models.TextChoices):
+        HELD = "held"  # waiting for compliance (payouts.holds); the worker never sees it
         PENDING = "pending"
         PROCESSING = "processing"
         PAID = "paid"
@@ -61,11 +64,14 @@ class Payout(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     failure_code = models.CharField(max_length=40, blank=True, default="")
     failure_message = models.CharField(max_length=500, blank=True, default="")
+    # Why it was held at creation (payouts.holds codes); kept after the decision, as its history.
+    hold_reasons = ArrayField(models.CharField(max_length=40), default=list, blank=True, editable=False)
     processing_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now_to_the_second, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        permissions = [("decide_payout", "Can approve or reject held payouts")]
         indexes = [
             models.Index(fields=["merchant", "livemode", "-id"], name="payout_scope_page"),
             models.Index(fields=["customer", "-id"], name="payout_customer_page"),
@@ -86,12 +92,23 @@ class Payout(models.Model):
             # The back-office's search by last four digits (one-off payouts have no account to go through).
             models.Index(fields=["destination_last4"], name="payout_destination_last4"),
             BrinIndex(fields=["created_at"], name="payout_created_brin"),
+            # The review queue (compliance.review): only held payouts, oldest first, so it stays small.
+            models.Index(
+                fields=["id"], include=["merchant"], name="payout_held_queue", condition=models.Q(status="held")
+            ),
+            # The velocity hold (payouts.holds): a customer's payouts of the last 24 hours, one range read.
+            models.Index(
+                fields=["customer", "created_at"],
+                include=["amount", "status"],
+                name="payout_customer_recent",
+                condition=models.Q(customer__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["public_id"], name="payout_public_id_unique"),
             models.CheckConstraint(condition=models.Q(amount__gt=Decimal("0")), name="payout_amount_positive"),
             models.CheckConstraint(
-                condition=models.Q(status__in=["pending", "processing", "paid", "failed", "canceled"]),
+                condition=models.Q(status__in=["held", "pending", "processing", "paid", "failed", "canceled"]),
                 name="payout_status_valid",
             ),
         ]
@@ -111,6 +128,22 @@ class PayoutEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or 'new'} → {self.to_status}"
+
+
+class PayoutApproval(models.Model):
+    """One analyst's approval of a held payout. At or above COMPLIANCE_FOUR_EYES_AMOUNT the first is recorded
+    here and the payout stays held; the second, by someone else, releases it (payouts.services)."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="approvals", db_index=False)
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["payout", "staff"], name="payout_approval_once_per_staff")]
+
+    def __str__(self) -> str:
+        return f"{self.payout_id} approved by {self.staff_id}"
 
 
 class SandboxTransfer(models.Model):

@@ -20,6 +20,7 @@ def payout_representation(row: dict[str, Any]) -> dict[str, Any]:
         "metadata": row["metadata"],
         "failureCode": row["failure_code"] or None,
         "failureMessage": row["failure_message"] or None,
+        "holdReasons": row["hold_reasons"],
         "createdAt": iso_utc(row["created_at"]),
         "livemode": row["livemode"],
     }

@@ -25,6 +25,7 @@ PAYOUT_FIELDS = (
     "metadata",
     "failure_code",
     "failure_message",
+    "hold_reasons",
     "created_at",
     "livemode",
 )

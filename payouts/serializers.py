@@ -11,6 +11,7 @@ from rest_framework import serializers
 from api.schema import SCHEMA_EXTRAS
 from api.serializers import MetadataField, PublicIdField, StrictCharField, StrictInputSerializer
 from customers.serializers import AccountNumberField, SupportedValueField
+from payouts import holds
 from payouts.models import Payout
 
 AMOUNT_PATTERN = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?")
@@ -49,7 +50,16 @@ class AmountField(serializers.Field):
         return f"{value:.2f}"
 
 
-PAYOUT_READ_ONLY = ("payoutId", "status", "destinationLast4", "failureCode", "failureMessage", "createdAt", "livemode")
+PAYOUT_READ_ONLY = (
+    "payoutId",
+    "status",
+    "destinationLast4",
+    "failureCode",
+    "failureMessage",
+    "holdReasons",
+    "createdAt",
+    "livemode",
+)
 
 
 class PayoutCreateInput(StrictInputSerializer):
@@ -92,6 +102,11 @@ class PayoutOutput(serializers.Serializer):
     metadata = serializers.DictField(child=serializers.CharField())
     failureCode = serializers.CharField(allow_null=True)
     failureMessage = serializers.CharField(allow_null=True)
+    holdReasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=holds.REASONS),
+        help_text="Why the payout was held for compliance review (status held), one code per rule it matched; "
+        "kept after the decision. Empty for a payout that was never held.",
+    )
     createdAt = serializers.DateTimeField()
     livemode = serializers.BooleanField()
 

@@ -1,12 +1,14 @@
-"""Payout writes: creation (destination rules, last_out), and every status transition.
+"""Payout writes: creation (destination rules, holds, last_out), and every status transition.
 
 Status machine: pending → processing → paid | failed, pending → canceled (by the merchant), and
-pending → failed (a "no" from compliance or the merchant stopped it: payouts.stops). A transition locks the
+pending → failed (a "no" from compliance or the merchant stopped it: payouts.stops). A payout matching a
+hold rule (payouts.holds) starts held: held → pending (approved by compliance), held → failed (rejected by
+compliance, or stopped like a pending one), held → canceled (by the merchant). A transition locks the
 rows, moves only those still in the expected status, and records a PayoutEvent for each; anything else
 is an error, never a silent overwrite.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -14,6 +16,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.context import actor
+from audit.services import audit_event_record
 from core import crypto, db
 from core.errors import Conflict, InvalidParameters, NotPermitted
 from core.ids import is_public_id
@@ -24,8 +28,8 @@ from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
 from events.services import event_record, events_record
 from limits import services as limits
-from payouts import stops
-from payouts.models import Payout, PayoutEvent
+from payouts import holds, stops
+from payouts.models import Payout, PayoutApproval, PayoutEvent
 from payouts.rails import Outcome
 from payouts.representations import payout_to_dict
 from payouts.selectors import PAYOUT_FIELDS
@@ -33,6 +37,7 @@ from payouts.selectors import PAYOUT_FIELDS
 Status = Payout.Status
 
 TRANSITIONS: dict[str, set[str]] = {
+    Status.HELD: {Status.PENDING, Status.FAILED, Status.CANCELED},
     Status.PENDING: {Status.PROCESSING, Status.CANCELED, Status.FAILED},
     Status.PROCESSING: {Status.PAID, Status.FAILED},
 }
@@ -54,6 +59,18 @@ class LivePayoutsDisabled(NotPermitted):
     code = "live_payouts_disabled"
 
 
+class PayoutNotHeld(Conflict):
+    code = "payout_not_held"
+
+
+class SecondApprovalNeeded(Conflict):
+    code = "second_approval_needed"
+
+
+class NotPermittedToDecide(NotPermitted):
+    code = "not_permitted"
+
+
 @dataclass(frozen=True)
 class Destination:
     """Where a payout goes: public ids (None for a one-off) and the number as stored (encrypted)."""
@@ -64,6 +81,7 @@ class Destination:
     key_id: str
     fingerprint: str
     last4: str
+    facts: holds.Facts = field(default_factory=holds.Facts)  # what the hold rules need, read with it
 
 
 ACCOUNT_COLUMNS = (
@@ -112,6 +130,9 @@ def _one_off(scope: Scope, number: AccountNumber) -> Destination:
     fingerprint = crypto.fingerprint(number.digits)
     if stop := stops.number_stop(scope=scope, fingerprint=fingerprint):
         raise _invalid("destinationCbu", stop.code, stop.message)
+    with connection.cursor() as cursor:
+        cursor.execute(holds.NUMBER_FACTS, [scope.merchant_id, scope.merchant_id, scope.livemode, fingerprint])
+        hold_amount, needs_review, changed_at = cursor.fetchone()
     return Destination(
         customer_public_id=None,
         bank_account_public_id=None,
@@ -119,6 +140,9 @@ def _one_off(scope: Scope, number: AccountNumber) -> Destination:
         key_id=crypto.primary_key_id(),
         fingerprint=fingerprint,
         last4=number.last4,
+        facts=holds.Facts(
+            merchant_hold_amount=hold_amount, account_needs_review=needs_review, details_changed_at=changed_at
+        ),
     )
 
 
@@ -128,18 +152,22 @@ def _customers(scope: Scope, customer_public_id: str):
     return customers_in_scope(scope=scope).filter(public_id=customer_public_id)
 
 
-def _destination(customer_public_id: str, row: tuple) -> Destination:
+def _destination(customer_public_id: str, row: tuple, facts: holds.Facts) -> Destination:
     public_id, _status, ciphertext, key_id, fingerprint, last4 = row
-    return Destination(customer_public_id, public_id, ciphertext, key_id, fingerprint, last4)
+    return Destination(customer_public_id, public_id, ciphertext, key_id, fingerprint, last4, facts)
 
 
-# The customer and its default account's columns. Plain SQL: building it with the ORM took longer than
+# The customer and its default account's columns, and what the hold rules need (payouts.holds): the
+# account's flag and last change, and the rest from payouts_hold_facts (the merchant's threshold, another
+# flagged account, the last 24 hours of payouts). Plain SQL: building it with the ORM took longer than
 # PostgreSQL takes to run it, on the path of every payout (bench/run.py, api_payout_post).
 DEFAULT_ACCOUNT = """
 SELECT c.public_id, b.public_id, b.status, b.account_number_ciphertext, b.account_number_key_id,
-       b.account_number_fingerprint, b.account_number_last4, c.verification_status
+       b.account_number_fingerprint, b.account_number_last4, c.verification_status,
+       f.hold_amount, COALESCE(b.needs_review, FALSE), b.details_changed_at, f.other_flagged, f.recent_total
   FROM customers_customer c
   LEFT JOIN customers_bankaccount b ON b.public_id = c.default_bank_account_public_id
+ CROSS JOIN LATERAL payouts_hold_facts(c.merchant_id, c.id, c.public_id, b.id, c.last_out, %s) f
  WHERE c.public_id = %s AND c.merchant_id = %s AND c.livemode = %s
 """
 
@@ -147,8 +175,9 @@ SELECT c.public_id, b.public_id, b.status, b.account_number_ciphertext, b.accoun
 def _default_account(scope: Scope, customer_public_id: str) -> Destination:
     row = None
     if is_public_id(customer_public_id, "cust"):
+        since = holds.velocity_since(timezone.now())
         with connection.cursor() as cursor:
-            cursor.execute(DEFAULT_ACCOUNT, [customer_public_id, scope.merchant_id, scope.livemode])
+            cursor.execute(DEFAULT_ACCOUNT, [since, customer_public_id, scope.merchant_id, scope.livemode])
             row = cursor.fetchone()
     if row is None:
         raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_public_id[:64]!r}.")
@@ -157,7 +186,15 @@ def _default_account(scope: Scope, customer_public_id: str) -> Destination:
         raise _invalid("customerId", "no_default_bank_account", "This customer has no default bank account; add one.")
     if row[2] != BankAccount.Status.ACTIVE or not row[3]:  # defaults always can; not a DB promise
         raise _invalid("customerId", "invalid_bank_account", "This customer's default bank account cannot be paid.")
-    return _destination(row[0], row[1:7])
+    facts = holds.Facts(
+        merchant_hold_amount=row[8],
+        verification=row[7],
+        account_needs_review=row[9],
+        customer_needs_review=row[11],
+        details_changed_at=row[10],
+        recent_total=row[12],
+    )
+    return _destination(row[0], row[1:7], facts)
 
 
 def _refuse_if_stopped(*, verification: str) -> None:
@@ -194,7 +231,24 @@ def _account(
                 "destination_mismatch",
                 "destinationCbu is not one of this customer's active accounts.",
             )
-    return _destination(customer_public_id, rows[0])
+    return _destination(customer_public_id, rows[0], _account_facts(rows[0][0], verification))
+
+
+def _account_facts(account_public_id: str, verification: str) -> holds.Facts:
+    """The hold rules' facts for a customer's account named in the request (one more read: this path is
+    not DEFAULT_ACCOUNT's)."""
+    since = holds.velocity_since(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(holds.ACCOUNT_FACTS, [since, account_public_id])
+        hold_amount, needs_review, changed_at, customer_needs_review, recent_total = cursor.fetchone()
+    return holds.Facts(
+        merchant_hold_amount=hold_amount,
+        verification=verification,
+        account_needs_review=needs_review,
+        customer_needs_review=customer_needs_review,
+        details_changed_at=changed_at,
+        recent_total=recent_total,
+    )
 
 
 SET_LAST_OUT = "UPDATE customers_customer SET last_out = %s WHERE public_id = %s"
@@ -211,8 +265,10 @@ def payout_create(
     description: str = "",
     metadata: dict[str, str] | None = None,
 ) -> Payout:
-    """A pending payout (its creation is its created_at; events record the transitions after it). The
-    customer's last_out is set in the same transaction."""
+    """A pending payout, or a held one when it matches a hold rule (payouts.holds), with the codes of the
+    rules it matched (its creation is its created_at; events record the transitions after it). The
+    customer's last_out is set in the same transaction. Events: payout.created for every payout, and
+    payout.held besides for a held one."""
     if scope.livemode and not settings.PAYOUT_LIVE_ENABLED:
         raise LivePayoutsDisabled(
             "Live payouts are not enabled on this platform yet: no bank rail is configured. Use a test key."
@@ -224,6 +280,7 @@ def payout_create(
         destination=destination,
     )
     now = timezone.now()
+    hold_reasons = holds.hold_reasons(target.facts, amount, now)
     payout = Payout(
         merchant_id=scope.merchant_id,
         livemode=scope.livemode,
@@ -237,9 +294,11 @@ def payout_create(
         destination_last4=target.last4,
         description=description,
         metadata=metadata or {},
+        status=Status.HELD if hold_reasons else Status.PENDING,
+        hold_reasons=hold_reasons,
         updated_at=now,
     )
-    flag = review.changed_before_large_payout(target.bank_account_public_id, amount, now)
+    flag = target.bank_account_public_id if holds.RECENT_CHANGE in hold_reasons else None
     with db.write_batch():  # one transaction, and in the API the request's one round trip of writes
         # Limits: first in the batch (a day's counter starts from the payouts before this one); over a
         # limit the batch raises limits.services.LimitExceeded and writes nothing.
@@ -251,7 +310,10 @@ def payout_create(
             db.execute(SET_LAST_OUT, (now, target.customer_public_id))
         if flag:
             review.flag_changed_before_large_payout(flag)
-        event_record(scope=scope, type="payout.created", obj=payout_to_dict(payout))
+        shown = payout_to_dict(payout)
+        event_record(scope=scope, type="payout.created", obj=shown)
+        if hold_reasons:
+            event_record(scope=scope, type="payout.held", obj=shown)
     return payout
 
 
@@ -263,22 +325,111 @@ def check_transition(from_status: str, to_status: str) -> None:
 
 @transaction.atomic(savepoint=False)
 def payout_cancel(*, payout: Payout) -> Payout:
+    """The merchant's cancel: a pending or a held payout (one waiting for compliance is not theirs to lose)."""
     payout = Payout.objects.select_for_update().get(pk=payout.pk)
-    if payout.status != Status.PENDING:
+    if payout.status not in (Status.PENDING, Status.HELD):
         raise PayoutNotCancelable(
-            f"Only a pending payout can be canceled; this one is {payout.status}.",
+            f"Only a pending or held payout can be canceled; this one is {payout.status}.",
             param="payoutId",
             extra={"status": payout.status},
         )
-    _move([payout], Status.PENDING, Status.CANCELED, reason="canceled by the merchant")
+    _move([payout], payout.status, Status.CANCELED, reason="canceled by the merchant")
+    return payout
+
+
+# Compliance's decisions on a held payout (the review queue: compliance.admin). Each locks the payout's
+# row first, so two analysts, an analyst and the merchant's cancel, or an approval and a rejection, each
+# find the other's outcome and exactly one decides.
+
+DECIDE_PERMISSION = "payouts.decide_payout"
+REJECTED_CODE = "compliance_rejected"
+# What the merchant sees: the analyst's reason stays in the back-office (the payout's history and the audit
+# trail): telling a payer why compliance refused a beneficiary can tip the beneficiary off.
+REJECTED_MESSAGE = "This payout was rejected by compliance review."
+REASON_MAX_LENGTH = 500
+
+
+def _staff_name(staff) -> str:
+    return f"staff:{staff.get_username()}"
+
+
+def _locked_held(payout: Payout, staff) -> Payout:
+    if not staff.has_perm(DECIDE_PERMISSION):
+        raise NotPermittedToDecide("Deciding on held payouts needs the Compliance analyst role.")
+    payout = Payout.objects.select_for_update().get(pk=payout.pk)
+    if payout.status != Status.HELD:
+        raise PayoutNotHeld(
+            f"This payout is no longer held: it is {payout.status}.", param="payoutId", extra={"status": payout.status}
+        )
+    return payout
+
+
+def _checked_reason(reason: str, *, required: bool) -> str:
+    reason = reason.strip()
+    if required and not reason:
+        raise _invalid("reason", "parameter_missing", "A rejection needs a reason.")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise _invalid("reason", "reason_too_long", f"The reason may be at most {REASON_MAX_LENGTH} characters.")
+    return reason
+
+
+@transaction.atomic
+def payout_approve(*, payout: Payout, staff, reason: str = "") -> Payout:
+    """An analyst approves a held payout: held → pending (the worker takes it), event payout.approved.
+    At or above COMPLIANCE_FOUR_EYES_AMOUNT the first approval is recorded and the payout stays held; the
+    second, by another analyst, releases it. Every approval is a PayoutApproval row and in the audit trail."""
+    reason = _checked_reason(reason, required=False)
+    payout = _locked_held(payout, staff)
+    earlier = list(PayoutApproval.objects.filter(payout=payout).values_list("staff_id", flat=True))
+    if staff.pk in earlier:
+        raise SecondApprovalNeeded(
+            "You already approved this payout: a second, different analyst must approve it.", param="payoutId"
+        )
+    with actor(_staff_name(staff), decision="approve", reason=reason):
+        PayoutApproval.objects.create(payout=payout, staff=staff, reason=reason)
+        if holds.needs_four_eyes(payout.amount) and not earlier:
+            audit_event_record(payout, label="first approval", actor=_staff_name(staff), reason=reason)
+            return payout
+        _move(
+            [payout],
+            Status.HELD,
+            Status.PENDING,
+            reason=f"approved by {_staff_name(staff)}",
+            event_type="payout.approved",
+        )
+    return payout
+
+
+@transaction.atomic
+def payout_reject(*, payout: Payout, staff, reason: str) -> Payout:
+    """An analyst rejects a held payout, with a reason: held → failed (compliance_rejected), event
+    payout.rejected. One analyst is enough to say no, whatever the amount."""
+    reason = _checked_reason(reason, required=True)
+    payout = _locked_held(payout, staff)
+    payout.failure_code, payout.failure_message = REJECTED_CODE, REJECTED_MESSAGE
+    with actor(_staff_name(staff), decision="reject", reason=reason):
+        _move(
+            [payout],
+            Status.HELD,
+            Status.FAILED,
+            reason=f"rejected by {_staff_name(staff)}: {reason}"[: PayoutEvent._meta.get_field("reason").max_length],
+            fields=FAILURE_FIELDS,
+            event_type="payout.rejected",
+        )
     return payout
 
 
 def _move(
-    payouts: list[Payout], from_status: str, to_status: str, *, reason: str, fields: tuple[str, ...] = ()
+    payouts: list[Payout],
+    from_status: str,
+    to_status: str,
+    *,
+    reason: str,
+    fields: tuple[str, ...] = (),
+    event_type: str | None = None,
 ) -> None:
-    """Change locked payouts' status and record the events. The caller has locked them and checked that
-    each is in from_status."""
+    """Change locked payouts' status and record the events (payout.<to_status>, unless event_type says
+    otherwise). The caller has locked them and checked that each is in from_status."""
     check_transition(from_status, to_status)
     now = timezone.now()
     for payout in payouts:
@@ -301,16 +452,16 @@ def _move(
             for p in payouts
         ]
     )
-    _record_events(payouts, from_status, to_status)
+    _record_events(payouts, from_status, event_type or f"payout.{to_status}")
 
 
-def _record_events(payouts: list[Payout], from_status: str, to_status: str) -> None:
-    """payout.<new status> for each payout, in the transition's transaction, one batch per merchant and mode."""
+def _record_events(payouts: list[Payout], from_status: str, event_type: str) -> None:
+    """An event of this type for each payout, in the transition's transaction, one batch per merchant and mode."""
     by_scope: dict[Scope, list[Payout]] = {}
     for payout in payouts:
         by_scope.setdefault(Scope(merchant_id=payout.merchant_id, livemode=payout.livemode), []).append(payout)
     for scope, group in by_scope.items():
-        events_record(scope=scope, type=f"payout.{to_status}", changes=[_change(p, from_status) for p in group])
+        events_record(scope=scope, type=event_type, changes=[_change(p, from_status) for p in group])
 
 
 def _change(payout: Payout, from_status: str) -> tuple[dict, dict]:
@@ -365,38 +516,42 @@ def payouts_claim(*, limit: int, livemode: bool = False) -> Claim:
 
 
 def _fail(payouts: list[Payout], stopped: dict[int, stops.Stop]) -> None:
-    """Pending → failed for the locked payouts a decision stopped, each with its code and an event."""
+    """Pending or held → failed for the locked payouts a decision stopped, each with its code and an event."""
     for stop in set(stopped.values()):
-        group = [payout for payout in payouts if stopped.get(payout.pk) == stop]
-        for payout in group:
-            payout.failure_code, payout.failure_message = stop.code, stop.message
-        _move(group, Status.PENDING, Status.FAILED, reason=f"stopped: {stop.code}", fields=FAILURE_FIELDS)
+        for from_status in (Status.PENDING, Status.HELD):
+            group = [p for p in payouts if stopped.get(p.pk) == stop and p.status == from_status]
+            for payout in group:
+                payout.failure_code, payout.failure_message = stop.code, stop.message
+            if group:
+                _move(group, from_status, Status.FAILED, reason=f"stopped: {stop.code}", fields=FAILURE_FIELDS)
 
 
 @transaction.atomic
 def payouts_fail_stopped(*, scope: Scope, fingerprints: list[str]) -> int:
-    """After a decision (a customer rejected, an account disabled): fail the pending payouts it stops, now,
-    in the decision's transaction. Candidates are the pending payouts of the merchant and mode to these
-    numbers (a saved customer's payouts and one-offs alike; index payout_destination); payouts.stops
-    decides which are stopped, and only those are locked (waiting for a claim in progress), then failed if
-    still pending: a payout a worker claimed meanwhile was already with the rail."""
+    """After a decision (a customer rejected, an account disabled): fail the pending and held payouts it
+    stops, now, in the decision's transaction. Candidates are the pending and held payouts of the merchant
+    and mode to these numbers (a saved customer's payouts and one-offs alike; index payout_destination);
+    payouts.stops decides which are stopped, and only those are locked (waiting for a claim in progress, or
+    an analyst's decision), then failed if still pending or held: a payout a worker claimed meanwhile was
+    already with the rail."""
     if not fingerprints:
         return 0
+    waiting = (Status.PENDING, Status.HELD)
     candidates = Payout.objects.filter(
-        status=Status.PENDING,
+        status__in=waiting,
         merchant_id=scope.merchant_id,
         livemode=scope.livemode,
         destination_fingerprint__in=fingerprints,
     ).values_list("pk", flat=True)
     stopped = stops.stopped_payouts(list(candidates))
-    pending = list(
+    locked = list(
         Payout.objects.select_for_update()
-        .filter(pk__in=stopped, status=Status.PENDING)
+        .filter(pk__in=stopped, status__in=waiting)
         .order_by("id")
         .only(*WORKER_FIELDS, *FAILURE_FIELDS)
     )
-    _fail(pending, stopped)
-    return len(pending)
+    _fail(locked, stopped)
+    return len(locked)
 
 
 @transaction.atomic

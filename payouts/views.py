@@ -68,8 +68,8 @@ class PayoutViewSet(ApiViewSet):
 
     @extend_schema(
         operation_id="cancelPayout",
-        description="Cancels a pending payout. Any other status answers 409 payout_not_cancelable with the "
-        "current status in error.status.",
+        description="Cancels a pending payout, or a held one (waiting for compliance review). Any other status "
+        "answers 409 payout_not_cancelable with the current status in error.status.",
         parameters=[PAYOUT_ID, idempotency_key_parameter()],
         request=None,
         responses={200: PayoutOutput, **error_responses((400, 401, 404, 409, 413, 415, 422))},

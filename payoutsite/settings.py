@@ -292,6 +292,28 @@ if COMPLIANCE_RECENT_CHANGE_HOURS < 1:
     raise ImproperlyConfigured("COMPLIANCE_RECENT_CHANGE_HOURS must be a whole number of hours, at least 1.")
 
 
+def env_amount(name: str, default: str) -> str:
+    """A positive decimal amount in ARS, kept as the string it was given (Decimal(value) where used)."""
+    value = os.environ.get(name, default)
+    try:
+        if not Decimal(value) > 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a positive decimal.") from None
+    return value
+
+
+# Holds (payouts.holds; README "Holds"): a payout matching a rule is created held until an analyst decides.
+# At or above this amount (a merchant may have its own: Merchant.compliance_hold_amount).
+COMPLIANCE_HOLD_AMOUNT = env_amount("COMPLIANCE_HOLD_AMOUNT", "1000000.00")
+# Above this amount when the customer is not verified.
+COMPLIANCE_UNVERIFIED_HOLD_AMOUNT = env_amount("COMPLIANCE_UNVERIFIED_HOLD_AMOUNT", "200000.00")
+# A customer's payouts of the last 24 hours, this one included, above this amount.
+COMPLIANCE_VELOCITY_AMOUNT = env_amount("COMPLIANCE_VELOCITY_AMOUNT", "3000000.00")
+# At or above this amount a held payout needs two different analysts' approvals (four eyes).
+COMPLIANCE_FOUR_EYES_AMOUNT = env_amount("COMPLIANCE_FOUR_EYES_AMOUNT", "5000000.00")
+
+
 def env_seconds(name: str, default: float, minimum: float = 0) -> float:
     try:
         value = float(os.environ.get(name, default))

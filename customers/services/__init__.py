@@ -5,6 +5,7 @@ from customers.services.bank_accounts import (
     BankAccountExists,
     bank_account_add,
     bank_account_disable,
+    bank_account_review_clear,
     bank_account_update,
 )
 from customers.services.customers import (
@@ -36,6 +37,7 @@ __all__ = [
     "bank_account_add",
     "bank_account_disable",
     "bank_account_numbers_rotate_batch",
+    "bank_account_review_clear",
     "bank_account_update",
     "customer_create",
     "customer_update",

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.context import actor
 from core import crypto, db
-from core.errors import Conflict, ResourceMissing
+from core.errors import Conflict, InvalidParameters, ResourceMissing
 from core.ids import is_public_id
 from core.scope import Scope
 from customers import review, signals
@@ -158,6 +159,22 @@ def bank_account_update(
         after = bank_account_to_dict(account, customer_id)
         if previous := changed(before, after):
             event_record(scope=account.scope, type="bank_account.updated", obj=after, previous=previous)
+    return account
+
+
+@transaction.atomic
+def bank_account_review_clear(*, account: BankAccount, staff, reason: str) -> BankAccount:
+    """Compliance looked at a flagged account and found nothing wrong: the flag goes, with the analyst's
+    reason in the audit trail (the flag's reasons stay in the account's history there). A new rule match
+    flags it again (customers.review)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidParameters.single("reason", "parameter_missing", "Clearing a review flag needs a reason.")
+    account = BankAccount.objects.select_for_update().get(pk=account.pk)
+    if account.needs_review:
+        with actor(f"staff:{staff.get_username()}", decision="clear review", reason=reason):
+            account.needs_review, account.review_reason = False, ""
+            account.save(update_fields=["needs_review", "review_reason"])
     return account
 
 

@@ -63,7 +63,7 @@ def test_response_fields(api, payee):
     ).json()
     assert set(payout) == {
         "payoutId", "amount", "currency", "status", "customerId", "bankAccountId", "destinationLast4",
-        "description", "metadata", "failureCode", "failureMessage", "createdAt", "livemode",
+        "description", "metadata", "failureCode", "failureMessage", "holdReasons", "createdAt", "livemode",
     }  # fmt: skip
     assert (payout["amount"], payout["description"], payout["metadata"]) == ("10.50", "May", {"a": "b"})
     assert DOC_ACCOUNT_NUMBER not in str(payout)

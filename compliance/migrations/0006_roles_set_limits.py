@@ -8,7 +8,7 @@ from compliance.roles import install_roles
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("compliance", "0003_roles_see_events"),
+        ("compliance", "0005_roles_decide_held_payouts"),
         ("limits", "0001_initial"),
     ]
 

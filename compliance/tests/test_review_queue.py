@@ -1,0 +1,201 @@
+"""The review queue page through the back-office: what waits, oldest first, filters, taking an item, the
+beneficiary's history, and deciding in one step (the services' rules, not the page's)."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from compliance.models import Assignment
+from compliance.roles import ANALYST
+from customers.models import BankAccount, Customer
+from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT
+from payouts.models import Payout
+
+QUEUE = "/admin/compliance/assignment/"
+
+
+@pytest.fixture(autouse=True)
+def thresholds(settings):
+    settings.COMPLIANCE_HOLD_AMOUNT = "1000.00"
+    settings.COMPLIANCE_UNVERIFIED_HOLD_AMOUNT = "900000000.00"
+    settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT = "900000000.00"
+    settings.COMPLIANCE_VELOCITY_AMOUNT = "900000000.00"
+    settings.COMPLIANCE_FOUR_EYES_AMOUNT = "5000.00"
+
+
+def analyst_client(username: str) -> tuple[Client, object]:
+    user = get_user_model().objects.create_user(username, password="pw-long-enough-123", is_staff=True)
+    user.groups.add(Group.objects.get(name=ANALYST))
+    client = Client()
+    client.force_login(user)
+    return client, user
+
+
+def pay(api, amount: str, **destination) -> dict:
+    response = api.post("/payouts", {"amount": amount, "currency": "ARS", **destination})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def item_url(payout_or_account) -> str:
+    kind = "payout" if isinstance(payout_or_account, Payout) else "bank_account"
+    return f"{QUEUE}{kind}/{payout_or_account.pk}/"
+
+
+def test_the_queue_lists_held_payouts_and_flagged_accounts_oldest_first(api, payee, create_customer):
+    first = pay(api, "2000.00", customerId=payee["customerId"])
+    pay(api, "10.00", customerId=payee["customerId"])  # not held: not in the queue
+    other = create_customer(name="Shares the number")
+    api.post(f"/customers/{other['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)  # flags both accounts
+    second = pay(api, "3000.00", customerId=payee["customerId"])
+    client, _ = analyst_client("ana")
+    page = client.get(QUEUE)
+    assert page.status_code == 200
+    subjects = [item.subject for item in page.context["page"].items]
+    accounts = list(BankAccount.objects.filter(needs_review=True).order_by("id").values_list("public_id", flat=True))
+    assert set(subjects) == {first["payoutId"], second["payoutId"], *accounts}
+    assert subjects.index(first["payoutId"]) < subjects.index(second["payoutId"])
+    assert page.context["page"].counts == {"payout": "2", "bank_account": "2"}
+    body = page.content.decode()
+    assert "amount_over_threshold" in body and DOC_ACCOUNT_NUMBER not in body
+
+    by_reason = client.get(QUEUE, {"reason": "account_needs_review"})
+    assert [item.subject for item in by_reason.context["page"].items] == [second["payoutId"]]
+    flagged = client.get(QUEUE, {"reason": "account_flagged"})
+    assert [item.subject for item in flagged.context["page"].items] == accounts
+    other_merchant = client.get(QUEUE, {"merchant": "999999"})
+    assert other_merchant.context["page"].items == []
+
+
+def test_the_queue_pages_by_keyset(api, payee):
+    held = [pay(api, "2000.00", customerId=payee["customerId"])["payoutId"] for _ in range(3)]
+    client, _ = analyst_client("ana")
+    seen, query = [], {}
+    from compliance import queue
+
+    original = queue.queue_page
+    try:
+        queue.queue_page = lambda filters, after=(0, 0), size=50: original(filters, after=after, size=2)
+        for _ in range(3):
+            page = client.get(QUEUE, query)
+            seen += [item.subject for item in page.context["page"].items]
+            if not page.context["next_query"]:
+                break
+            query = dict(pair.split("=") for pair in page.context["next_query"].split("&"))
+    finally:
+        queue.queue_page = original
+    assert seen == held
+
+
+def test_taking_an_item_is_visible_to_others_and_filters_mine(api, payee):
+    held = Payout.objects.get(public_id=pay(api, "2000.00", customerId=payee["customerId"])["payoutId"])
+    ana, ana_user = analyst_client("ana")
+    bruno, _ = analyst_client("bruno")
+    assert ana.post(item_url(held), {"action": "take"}).status_code == 302
+    assert Assignment.objects.get(kind="payout", object_id=held.pk).assignee == ana_user
+    row = bruno.get(QUEUE).context["page"].items[0]
+    assert (row.subject, row.assignee) == (held.public_id, "ana")
+    assert [i.subject for i in ana.get(QUEUE, {"mine": "1"}).context["page"].items] == [held.public_id]
+    assert bruno.get(QUEUE, {"mine": "1"}).context["page"].items == []
+    assert "ana since" in bruno.get(item_url(held)).content.decode()
+
+
+def test_the_item_page_shows_the_beneficiarys_history_without_the_number(api, payee, create_customer):
+    other = create_customer(name="Shares the number")
+    api.post(f"/customers/{other['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)
+    earlier = pay(api, "10.00", customerId=payee["customerId"])
+    held = Payout.objects.get(public_id=pay(api, "2000.00", customerId=payee["customerId"])["payoutId"])
+    client, _ = analyst_client("ana")
+    page = client.get(item_url(held))
+    assert page.status_code == 200
+    assert [a.customer.public_id for a in page.context["sharing"]] == [other["customerId"]]
+    assert earlier["payoutId"] in [p.public_id for p in page.context["last_payouts"]]
+    assert any(entry.subject.startswith("bank account") for entry in page.context["changes"])
+    assert DOC_ACCOUNT_NUMBER not in page.content.decode()
+
+
+def test_approve_and_reject_from_the_item_page(api, payee):
+    approved = Payout.objects.get(public_id=pay(api, "2000.00", customerId=payee["customerId"])["payoutId"])
+    rejected = Payout.objects.get(public_id=pay(api, "2500.00", customerId=payee["customerId"])["payoutId"])
+    client, _ = analyst_client("ana")
+    client.post(item_url(approved), {"action": "take"})
+    response = client.post(item_url(approved), {"action": "approve", "reason": ""}, follow=True)
+    assert "Payout approved" in response.content.decode()
+    assert api.get(f"/payouts/{approved.public_id}").json()["status"] == "pending"
+    assert not Assignment.objects.filter(kind="payout", object_id=approved.pk).exists()
+
+    missing = client.post(item_url(rejected), {"action": "reject", "reason": " "}, follow=True)
+    assert "A rejection needs a reason." in missing.content.decode()
+    assert api.get(f"/payouts/{rejected.public_id}").json()["status"] == "held"
+    client.post(item_url(rejected), {"action": "reject", "reason": "Unknown beneficiary"})
+    body = api.get(f"/payouts/{rejected.public_id}").json()
+    assert (body["status"], body["failureCode"]) == ("failed", "compliance_rejected")
+    assert [item.subject for item in client.get(QUEUE).context["page"].items] == []
+
+
+def test_four_eyes_from_the_item_page(api, payee):
+    payout = Payout.objects.get(public_id=pay(api, "6000.00", customerId=payee["customerId"])["payoutId"])
+    ana, _ = analyst_client("ana")
+    bruno, _ = analyst_client("bruno")
+    first = ana.post(item_url(payout), {"action": "approve"}, follow=True).content.decode()
+    assert "First approval recorded" in first
+    same = ana.post(item_url(payout), {"action": "approve"}, follow=True).content.decode()
+    assert "a second, different analyst must approve it" in same
+    assert api.get(f"/payouts/{payout.public_id}").json()["status"] == "held"
+    bruno.post(item_url(payout), {"action": "approve"})
+    assert api.get(f"/payouts/{payout.public_id}").json()["status"] == "pending"
+
+
+def test_a_flagged_account_is_cleared_or_its_customer_decided_by_the_customer_services(api, payee, create_customer):
+    other = create_customer(name="Shares the number")
+    api.post(f"/customers/{other['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)
+    mine, theirs = BankAccount.objects.filter(needs_review=True).order_by("id")
+    client, _ = analyst_client("ana")
+    missing = client.post(item_url(mine), {"action": "clear", "reason": ""}, follow=True)
+    assert "Clearing a review flag needs a reason." in missing.content.decode()
+    client.post(item_url(mine), {"action": "clear", "reason": "Same person, two merchant accounts"})
+    mine.refresh_from_db()
+    assert (mine.needs_review, mine.review_reason) == (False, "")
+    trail = mine.audit_events.order_by("-pgh_id").first()
+    assert (trail.pgh_context["actor"], trail.pgh_context["reason"]) == (
+        "staff:ana",
+        "Same person, two merchant accounts",
+    )
+
+    client.post(item_url(theirs), {"action": "reject_customer", "reason": "Identity theft"})
+    assert Customer.objects.get(pk=theirs.customer_id).verification_status == "rejected"
+
+
+def test_staff_without_a_role_see_no_queue(db):
+    user = get_user_model().objects.create_user("clerk", password="pw-long-enough-123", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    assert client.get(QUEUE).status_code == 403
+
+
+def test_a_compliance_admin_sets_a_merchants_own_hold_threshold_and_nothing_else(api, payee, merchant):
+    from compliance.roles import ADMIN
+    from compliance.tests.test_verification import staff_client
+    from merchants.models import Merchant
+
+    keys = list(merchant.merchant.api_keys.order_by("id"))
+    form = {
+        "name": "Renamed",
+        "compliance_hold_amount": "50.00",
+        "api_keys-TOTAL_FORMS": str(len(keys)),
+        "api_keys-INITIAL_FORMS": str(len(keys)),
+        "api_keys-MIN_NUM_FORMS": "0",
+        "api_keys-MAX_NUM_FORMS": "1000",
+        **{f"api_keys-{i}-id": str(key.pk) for i, key in enumerate(keys)},
+        **{f"api_keys-{i}-merchant": str(merchant.merchant.pk) for i in range(len(keys))},
+    }
+    url = f"/admin/merchants/merchant/{merchant.merchant.pk}/change/"
+    assert staff_client("ana", ANALYST).post(url, form).status_code == 403
+    response = staff_client("root", ADMIN).post(url, form)
+    assert response.status_code == 302, response.content[:2000]
+    stored = Merchant.objects.get(pk=merchant.merchant.pk)
+    assert (stored.compliance_hold_amount, stored.name) == (Decimal("50.00"), "Acme")
+    assert pay(api, "50.00", customerId=payee["customerId"])["holdReasons"] == ["amount_over_threshold"]

@@ -1,0 +1,148 @@
+"""Decisions on a held payout racing each other, with real threads on PostgreSQL: exactly one outcome.
+
+Each test pauses the first decision after it has read the payout (and its approvals), inside its
+transaction, then starts the rival: the rival must wait for the first decision's row lock, and then find
+its outcome. Without the lock (payouts.services._locked_held), both decide on the same held payout."""
+
+import threading
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import connection, connections
+
+from compliance.roles import ANALYST, sync_roles
+from payouts import holds, services
+from payouts.models import Payout, PayoutApproval, PayoutEvent
+from payouts.services import PayoutNotHeld, payout_approve, payout_reject
+from testsupport.api import ApiClient, make_merchant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def analyst(username: str):
+    user = get_user_model().objects.create_user(username, password="pw-long-enough-123", is_staff=True)
+    user.groups.add(Group.objects.get(name=ANALYST))
+    return get_user_model().objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def held(settings) -> tuple[ApiClient, Payout]:
+    sync_roles(Group, Permission)
+    settings.COMPLIANCE_HOLD_AMOUNT = "1000.00"
+    settings.COMPLIANCE_FOUR_EYES_AMOUNT = "5000.00"
+    api = ApiClient(make_merchant("Race").test)
+    customer = api.post("/customers", {"type": "individual", "name": "Racer", "country": "AR"}).json()
+    from customers.tests.factories import DOC_BANK_ACCOUNT
+
+    api.post(f"/customers/{customer['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)
+    body = api.post("/payouts", {"amount": "6000.00", "currency": "ARS", "customerId": customer["customerId"]})
+    assert body.json()["status"] == "held", body.content
+    return api, Payout.objects.get(public_id=body.json()["payoutId"])
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def race(monkeypatch, first, rival, pause_in=(holds, "needs_four_eyes")) -> tuple[list, list[BaseException]]:
+    """first() pauses once it has read the payout under its lock (in pause_in, a function it calls then);
+    rival() then runs in its own thread, and the first is released once the rival waits for a lock (or
+    has finished: it did not wait)."""
+    paused, go = threading.Event(), threading.Event()
+    module, name = pause_in
+    original = getattr(module, name)
+
+    def pause_after_reading(*args, **kwargs):
+        if not paused.is_set():
+            paused.set()
+            assert go.wait(timeout=30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, pause_after_reading)
+    results: list = []
+    errors: list[BaseException] = []
+
+    def in_thread(work) -> threading.Thread:
+        def run():
+            try:
+                results.append(work())
+            except BaseException as error:  # asserted by the test
+                errors.append(error)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    one = in_thread(first)
+    assert paused.wait(timeout=30)
+    two = in_thread(rival)
+    seen = threading.Event()
+    for _ in range(3000):  # ≤ 30 s, until the rival waits for the row lock or is done
+        if _waiting_on_a_lock() or not two.is_alive() or seen.wait(0.01):
+            break
+    go.set()
+    one.join(timeout=30)
+    two.join(timeout=30)
+    return results, errors
+
+
+def transitions(payout: Payout) -> list[tuple[str, str]]:
+    return list(PayoutEvent.objects.filter(payout=payout).order_by("id").values_list("from_status", "to_status"))
+
+
+def test_two_analysts_giving_the_four_eyes_at_once_release_the_payout_once(monkeypatch, held):
+    api, payout = held
+    ana, bruno = analyst("ana"), analyst("bruno")
+    _, errors = race(
+        monkeypatch,
+        lambda: payout_approve(payout=payout, staff=ana),
+        lambda: payout_approve(payout=payout, staff=bruno),
+    )
+    assert errors == []
+    assert PayoutApproval.objects.filter(payout=payout).count() == 2
+    assert api.get(f"/payouts/{payout.public_id}").json()["status"] == "pending"
+    assert transitions(payout) == [("held", "pending")]
+
+
+def test_an_approval_racing_the_merchants_cancel_finds_it_canceled(monkeypatch, held, settings):
+    settings.COMPLIANCE_FOUR_EYES_AMOUNT = "900000.00"  # one approval is enough here
+    api, payout = held
+    ana = analyst("ana")
+    results, errors = race(
+        monkeypatch,
+        lambda: api.post(f"/payouts/{payout.public_id}/cancel"),
+        lambda: payout_approve(payout=payout, staff=ana),
+        pause_in=(services, "check_transition"),
+    )
+    assert [type(error) for error in errors] == [PayoutNotHeld]
+    assert "no longer held: it is canceled" in str(errors[0])
+    (response,) = results
+    assert (response.status_code, response.json()["status"]) == (200, "canceled")
+    assert api.get(f"/payouts/{payout.public_id}").json()["status"] == "canceled"
+    assert transitions(payout) == [("held", "canceled")]
+    assert not PayoutApproval.objects.filter(payout=payout).exists()
+
+
+def test_a_rejection_racing_an_approval_finds_it_approved(monkeypatch, held, settings):
+    settings.COMPLIANCE_FOUR_EYES_AMOUNT = "900000.00"
+    api, payout = held
+    ana, bruno = analyst("ana"), analyst("bruno")
+    _, errors = race(
+        monkeypatch,
+        lambda: payout_approve(payout=payout, staff=ana),
+        lambda: payout_reject(payout=payout, staff=bruno, reason="Looks wrong"),
+        pause_in=(services, "check_transition"),
+    )
+    assert [type(error) for error in errors] == [PayoutNotHeld]
+    assert "no longer held: it is pending" in str(errors[0])
+    assert api.get(f"/payouts/{payout.public_id}").json()["status"] == "pending"
+    assert transitions(payout) == [("held", "pending")]
+    events = [e["type"] for e in api.get("/events", {"limit": 100}).json()["data"]]
+    assert "payout.approved" in events and "payout.rejected" not in events
