@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -33,9 +34,18 @@ HEALTHY_AFTER_SECONDS = 60.0
 RECOVER_EVERY = 10.0
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with(parent: int) -> Callable[[], None]:
+    """The child's first step, between fork and exec: be sent SIGTERM when the parent dies. A parent killed
+    before that line ran would leave the child running for ever (seen: a test killed run_workers as it
+    started its third child), so the child checks it still has its parent once the signal is armed."""
+
+    def arm() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return arm
 
 
 @dataclass
@@ -50,7 +60,7 @@ class Child:
     env: dict[str, str] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, env=self.env, preexec_fn=_die_with_parent)  # noqa: S603
+        self.process = subprocess.Popen(self.argv, env=self.env, preexec_fn=_die_with(os.getpid()))  # noqa: S603
         self.started_at = time.monotonic()
 
     def exited(self) -> int | None:
