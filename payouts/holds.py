@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 
 from customers import review
 from customers.models import Customer
@@ -126,3 +127,41 @@ SELECT (SELECT m.compliance_hold_amount FROM merchants_merchant m WHERE m.id = %
   FROM customers_bankaccount b
  WHERE b.merchant_id = %s AND b.livemode = %s AND b.account_number_fingerprint = %s
 """
+
+
+# Re-checked at the claim (payouts.services.payouts_claim), in the transaction that hands payouts to the rail:
+# a flag raised after a payout was created (its number now shared with another customer, a flag set by hand)
+# holds it then. Only the rules a later fact can change: the flags. A payout an analyst already approved is
+# not held again for what the analyst saw. Parameter: the payouts' ids.
+CLAIM_FLAGS = """
+SELECT p.id,
+       CASE WHEN p.customer_public_id IS NULL
+            THEN EXISTS (SELECT 1 FROM customers_bankaccount n
+                          WHERE n.merchant_id = p.merchant_id AND n.livemode = p.livemode
+                            AND n.account_number_fingerprint = p.destination_fingerprint AND n.needs_review)
+            ELSE COALESCE(b.needs_review, FALSE) END,
+       p.customer_public_id IS NOT NULL
+       AND EXISTS (SELECT 1 FROM customers_bankaccount o
+                    WHERE o.customer_id = b.customer_id AND o.needs_review AND o.id <> b.id)
+  FROM payouts_payout p
+  LEFT JOIN customers_bankaccount b ON b.public_id = p.bank_account_public_id
+ WHERE p.id = ANY(%s)
+   AND NOT EXISTS (SELECT 1 FROM payouts_payoutapproval a WHERE a.payout_id = p.id)
+"""
+
+
+def held_at_claim(payout_ids: list[int]) -> dict[int, list[str]]:
+    """The payouts among these that a flag raised since their creation now holds, with the reasons' codes."""
+    if not payout_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_FLAGS, [payout_ids])
+        rows = cursor.fetchall()
+    held = {}
+    for pk, account_flagged, customer_flagged in rows:
+        reasons = [
+            code for code, hit in ((ACCOUNT_REVIEW, account_flagged), (CUSTOMER_REVIEW, customer_flagged)) if hit
+        ]
+        if reasons:
+            held[pk] = reasons
+    return held

@@ -38,7 +38,7 @@ Status = Payout.Status
 
 TRANSITIONS: dict[str, set[str]] = {
     Status.HELD: {Status.PENDING, Status.FAILED, Status.CANCELED},
-    Status.PENDING: {Status.PROCESSING, Status.CANCELED, Status.FAILED},
+    Status.PENDING: {Status.PROCESSING, Status.CANCELED, Status.FAILED, Status.HELD},
     Status.PROCESSING: {Status.PAID, Status.FAILED},
 }
 
@@ -467,6 +467,8 @@ def _record_events(payouts: list[Payout], from_status: str, event_type: str) -> 
 def _change(payout: Payout, from_status: str) -> tuple[dict, dict]:
     shown = payout_to_dict(payout)
     previous = {"status": from_status}
+    if payout.status == Status.HELD and from_status == Status.PENDING:  # held at the claim
+        previous["holdReasons"] = []
     if payout.failure_code:  # a payout fails once, from no failure
         previous |= {"failureCode": None, "failureMessage": None}
     return shown, previous
@@ -488,6 +490,7 @@ FAILURE_FIELDS = ("failure_code", "failure_message")
 class Claim:
     payouts: list[Payout]  # moved to processing: to be sent
     stopped: int  # failed instead, a decision having stopped them (payouts.stops)
+    held: int = 0  # held instead, flagged for review since their creation (payouts.holds.held_at_claim)
 
 
 @transaction.atomic
@@ -507,12 +510,25 @@ def payouts_claim(*, limit: int, livemode: bool = False) -> Claim:
     )
     stopped = stops.stopped_payouts([payout.pk for payout in batch])
     _fail(batch, stopped)
-    claimed = [payout for payout in batch if payout.pk not in stopped]
+    unstopped = [payout for payout in batch if payout.pk not in stopped]
+    flagged = holds.held_at_claim([payout.pk for payout in unstopped])
+    _hold(unstopped, flagged)
+    claimed = [payout for payout in unstopped if payout.pk not in flagged]
     now = timezone.now()
     for payout in claimed:
         payout.processing_started_at = now
     _move(claimed, Status.PENDING, Status.PROCESSING, reason="claimed by a worker", fields=("processing_started_at",))
-    return Claim(payouts=claimed, stopped=len(stopped))
+    return Claim(payouts=claimed, stopped=len(stopped), held=len(flagged))
+
+
+def _hold(payouts: list[Payout], flagged: dict[int, list[str]]) -> None:
+    """Pending → held for the locked payouts a flag raised since their creation holds, with its reasons."""
+    for reasons in {tuple(codes) for codes in flagged.values()}:
+        group = [payout for payout in payouts if tuple(flagged.get(payout.pk, ())) == reasons]
+        for payout in group:
+            payout.hold_reasons = list(reasons)
+        Payout.objects.filter(pk__in=[p.pk for p in group], status=Status.PENDING).update(hold_reasons=list(reasons))
+        _move(group, Status.PENDING, Status.HELD, reason=f"held at the claim: {', '.join(reasons)}")
 
 
 def _fail(payouts: list[Payout], stopped: dict[int, stops.Stop]) -> None:

@@ -38,6 +38,7 @@ class WorkerStats:
     recovered: int = 0
     settled: int = 0
     stopped: int = 0  # failed at the claim: a decision stopped them (payouts.stops)
+    held: int = 0  # held at the claim: flagged for review since their creation (payouts.holds)
     outcomes: dict[str, int] = field(default_factory=dict)
     database_errors: int = 0
     errors: int = 0  # rounds that failed for anything else (logged with their traceback)
@@ -69,9 +70,14 @@ class PayoutWorker:
             while stale := payouts_claim_stale(older_than=self.stale_after, limit=self.batch_size, livemode=livemode):
                 self.stats.recovered += len(stale)
                 self._settle(stale, recovering=True)
-            while (claim := payouts_claim(limit=self.batch_size, livemode=livemode)).payouts or claim.stopped:
+            while (
+                (claim := payouts_claim(limit=self.batch_size, livemode=livemode)).payouts
+                or claim.stopped
+                or claim.held
+            ):
                 self.stats.claimed += len(claim.payouts)
                 self.stats.stopped += claim.stopped
+                self.stats.held += claim.held
                 if claim.payouts:
                     self._settle(claim.payouts, recovering=False)
         return self.stats
@@ -84,7 +90,7 @@ class PayoutWorker:
         stopping = stopping or threading.Event()
         failures, settled_at_failure = 0, 0
         while not stopping.is_set():
-            before = self.stats.claimed + self.stats.recovered + self.stats.stopped
+            before = self.stats.claimed + self.stats.recovered + self.stats.stopped + self.stats.held
             try:
                 self.run_once()
             except Exception as error:
@@ -99,7 +105,7 @@ class PayoutWorker:
             if failures:
                 logger.info("worker resumed after %d failed attempts", failures)
                 failures = 0
-            if self.stats.claimed + self.stats.recovered + self.stats.stopped == before:
+            if self.stats.claimed + self.stats.recovered + self.stats.stopped + self.stats.held == before:
                 stopping.wait(poll_seconds)  # idle: nothing was pending
 
     def _report(self, error: Exception, delay: float, attempt: int) -> None:

@@ -229,6 +229,29 @@ def test_the_worker_never_claims_a_held_payout_and_pays_it_once_approved(api, pa
     ]
 
 
+def test_a_flag_raised_after_creation_holds_the_payout_at_the_claim_until_an_analyst_approves(
+    api, payee, create_customer
+):
+    body = pay(api, customerId=payee["customerId"])
+    one_off = pay(api, destinationCbu=DOC_ACCOUNT_NUMBER)
+    assert (body["status"], one_off["status"]) == ("pending", "pending")
+    other = create_customer(name="Shares the number")
+    api.post(f"/customers/{other['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)  # flags both accounts
+
+    run_worker()
+    for payout in (body, one_off):
+        shown = api.get(f"/payouts/{payout['payoutId']}").json()
+        assert (shown["status"], shown["holdReasons"]) == ("held", ["account_needs_review"])
+        assert not SandboxTransfer.objects.filter(payout_public_id=payout["payoutId"]).exists()
+    held_events = [e for e in event_data(api, "payout.held") if e["object"]["payoutId"] == body["payoutId"]]
+    assert [e["previousAttributes"] for e in held_events] == [{"status": "pending", "holdReasons": []}]
+
+    payout_approve(payout=payout_row(body), staff=analyst("ana"), reason="Same family, checked")
+    run_worker()  # approved: not held again for the flag the analyst saw
+    assert api.get(f"/payouts/{body['payoutId']}").json()["status"] == "paid"
+    assert api.get(f"/payouts/{one_off['payoutId']}").json()["status"] == "held"
+
+
 def test_creation_and_approval_events_carry_what_changed(api, payee, settings):
     settings.COMPLIANCE_HOLD_AMOUNT = "1000.00"
     held = pay(api, "2000.00", customerId=payee["customerId"])
