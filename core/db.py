@@ -66,8 +66,11 @@ def _send(statements: list[tuple[str, tuple]]) -> None:
 
 def _execute(statements: list[tuple[str, tuple]]) -> None:
     with connection.cursor() as cursor:
-        # psycopg2 binds parameters client-side, so this is one message, its statements run in order.
-        statement = ";\n".join(s for s, _ in statements)
+        # psycopg2 binds parameters client-side, so this is one message, its statements run in order. It opens
+        # with a comment: pghistory puts the audit context in front of a message unless it starts with SELECT,
+        # which a batch's first statement may be (a function that writes: limits_consume), and without that
+        # context every audit row of the batch would have no actor.
+        statement = "-- write batch\n" + ";\n".join(s for s, _ in statements)
         try:
             cursor.execute(statement, [p for _, params in statements for p in params])
         except DatabaseError as error:

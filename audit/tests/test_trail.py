@@ -75,6 +75,20 @@ def test_the_worker_and_commands_are_named_as_actors(api, create_customer):
     ]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_payout_is_recorded_with_its_key_when_its_batch_opens_with_a_select(api, merchant, payee):
+    """limits_consume opens the payout's write batch with a SELECT, which pghistory does not give the context.
+    Outside any transaction (as in production: in a test's, the batch's savepoint carried the context)."""
+    from decimal import Decimal
+
+    from limits.models import PayoutLimit
+
+    PayoutLimit.objects.create(merchant=merchant.merchant, livemode=False, daily_max=Decimal("1000.00"))
+    body = api.post("/payouts", {"amount": "10.00", "currency": "ARS", "customerId": payee["customerId"]}).json()
+    (created,) = events_of(PayoutHistory, Payout.objects.get(public_id=body["payoutId"]))
+    assert (created.pgh_label, created.pgh_context["actor"]) == ("create", f"api_key:{merchant.test_key.prefix}")
+
+
 def test_a_bulk_update_records_every_row_it_changed(api, create_customer):
     ids = [create_customer(name=f"c{i}")["customerId"] for i in range(3)]
     with acting("command:maintenance"):
