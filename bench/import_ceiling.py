@@ -151,6 +151,7 @@ class DatabaseAlone:
         self.batches = [(first, min(first + batch_size - 1, rows)) for first in range(1, rows + 1, batch_size)]
         self.lock, self.created, self.created_when_analyzed = threading.Lock(), 0, 0
         self.statements: Counter = Counter()
+        self.backend_cpu = 0.0  # seconds of CPU of the writers' PostgreSQL backends (None: not readable)
         self.failure: BaseException | None = None
         from core import crypto
         from customers.tests.factories import make_cbu
@@ -183,6 +184,10 @@ class DatabaseAlone:
         from customers.services import customers_tables_analyze
 
         try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                (backend,) = cursor.fetchone()
+            cpu_before = process_cpu(backend)
             with actor("command:import_ceiling"):
                 for first, last in self.batches[at :: self.connections]:
                     self._batch(first, last)
@@ -193,6 +198,12 @@ class DatabaseAlone:
                             self.created_when_analyzed = self.created
                     if due:
                         self._timed("ANALYZE (doubling schedule)", customers_tables_analyze)
+            cpu_after = process_cpu(backend)
+            with self.lock:
+                if None in (cpu_before, cpu_after, self.backend_cpu):
+                    self.backend_cpu = None
+                else:
+                    self.backend_cpu += cpu_after - cpu_before
         except BaseException as exc:
             self.failure = exc
         finally:
@@ -273,6 +284,36 @@ class DatabaseAlone:
             self.statements["10 RELEASE, COMMIT"] += time.perf_counter() - self._commit_timer
 
 
+def process_cpu(pid: int) -> float | None:
+    """Seconds of CPU (user + system) a process of this machine has used, or None if it cannot be read
+    (PostgreSQL on another host, or another user's process)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def check_side_cpu(path: Path, merchant, rows: int) -> float:
+    """CPU seconds per row of the importer's worker processes' part, in this process: reading the file,
+    the API's checks, encryption and fingerprints, the COPY text (customers.importer.check_chunk)."""
+    from core.scope import Scope
+    from customers.importer import CountingReader, _chunks, check_chunk
+    from customers.importing import RowChecker, read_rows
+
+    checker, scope, done = RowChecker(), Scope(merchant.pk, False), 0
+    started = time.process_time()
+    with path.open("rb") as raw:
+        source = CountingReader(raw)
+        for chunk, position in _chunks(read_rows(source, fmt="csv"), source, 1000):
+            checked = check_chunk(checker, scope, chunk, position)
+            assert not checked.failed
+            done += checked.read
+            if done >= rows:
+                break
+    return (time.process_time() - started) / done
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -299,6 +340,8 @@ def main() -> None:
     kinds += [] if args.no_importer else [f"import_w{w}" for w in writers]
     rates: dict[str, list[float]] = {kind: [] for kind in kinds}
     profile: Counter = Counter()
+    backend_cpu: dict[str, list[float]] = {}
+    check_cpu: list[float] = []
     report: dict = {"rows": args.rows, "batch_size": batch_size, "rounds": [], "load_average_before": load_average()}
     print(f"{args.rows:,} rows, batches of {batch_size:,}; load average (1, 5, 15 min) {report['load_average_before']}")
     with tempfile.TemporaryDirectory() as folder:
@@ -320,12 +363,16 @@ def main() -> None:
                     seconds = run()
                     if kind == "db_alone_c1":
                         profile.update(run.statements)
+                    if run.backend_cpu is not None:
+                        backend_cpu.setdefault(kind, []).append(run.backend_cpu / args.rows)
                 else:
                     seconds, rss, pss = bench_import(path, merchant, batch_size, int(kind[-1]))
                     figures[f"{kind}_peak_rss_sum_mb"], figures[f"{kind}_peak_pss_sum_mb"] = rss, pss
                 rates[kind].append(args.rows / seconds)
                 figures[kind] = args.rows / seconds
                 print(f"  round {round_no + 1} {kind:24} {args.rows / seconds:10,.0f} rows/s  (load {load_average()})")
+            check_cpu.append(check_side_cpu(path, new_merchant(f"ceiling-check-{tag}"), min(args.rows, 20_000)))
+            figures["check_side_cpu_us_per_row"] = check_cpu[-1] * 1e6
             report["rounds"].append(figures)
     report["load_average_after"] = load_average()
     median = {kind: statistics.median(values) for kind, values in rates.items()}
@@ -345,6 +392,20 @@ def main() -> None:
     for name, micros in report["db_alone_c1_us_per_row"].items():
         print(f"  {name:62} {micros:7.1f}")
     print(f"  {'all':62} {sum(report['db_alone_c1_us_per_row'].values()):7.1f}")
+    report["check_side_cpu_us_per_row"] = statistics.median(check_cpu) * 1e6
+    report["postgres_cpu_us_per_row"] = {kind: statistics.median(v) * 1e6 for kind, v in backend_cpu.items()}
+    print(f"CPU per row (median over rounds): check side {report['check_side_cpu_us_per_row']:.1f} µs", end="")
+    for kind, micros in report["postgres_cpu_us_per_row"].items():
+        print(f", PostgreSQL backends in {kind} {micros:.1f} µs", end="")
+    print()
+    cores = os.cpu_count() or 1
+    if "db_alone_c1" in report["postgres_cpu_us_per_row"]:
+        floor = report["postgres_cpu_us_per_row"]["db_alone_c1"] + report["check_side_cpu_us_per_row"]
+        report["cpu_bound_rows_per_s"] = cores * 1e6 / floor
+        print(
+            f"CPU bound: {cores} cores / ({floor:.1f} µs a row) = {cores * 1e6 / floor:,.0f} rows/s"
+            f" = {cores * 1e6 / floor / bulk:.2f}× bulk_create, with no Python in the writer at all"
+        )
     print(f"load average before {report['load_average_before']}, after {report['load_average_after']}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
