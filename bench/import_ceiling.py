@@ -8,13 +8,16 @@ Each round, in a rotating order, into a new merchant each time:
 - bulk_create: bench.import_bench's baseline, the same code (customers alone, batches of 1,000);
 - database alone, on 1 and on 2 connections at once (one thread each, same merchant, as --writers does):
   what customers.services.customers_import_batch sends for a batch of new customers with one account each,
-  the batch's values generated in SQL from generate_series instead of sent by COPY (see db_alone_batch);
+  the batch's values generated in SQL from generate_series instead of sent by COPY (see DatabaseAlone);
 - database alone, no staging tables (1 connection): the same rows inserted straight into the two tables by
   one statement, what an importer that COPYs straight into them would cost;
 - import_customers itself, --writers 1 and 2 (bench.import_bench.bench_import: the command in a child
   process, from its start to its exit).
-Reports rows/s per round and their median, the ratios to bulk_create, the load average, and where the
-database-alone batch's time goes on one connection (wall time of each statement, as its client sees it).
+Reports rows/s per round and their median, the ratios to bulk_create, the load average, where the
+database-alone batch's time goes on one connection (wall time of each statement, as its client sees it), and
+CPU per row: of the database-alone writers' PostgreSQL backends (from /proc: PostgreSQL on this machine) and
+of the importer's check side (reading, the API's checks, encryption, COPY text, timed in this process on up
+to 20,000 rows), with the rows/s the machine's cores could give both together at best.
 Results in bench/results/import_ceiling.json.
 """
 
@@ -135,8 +138,8 @@ class DatabaseAlone:
       2. the customers' staging table: CREATE TEMPORARY TABLE IF NOT EXISTS … ; TRUNCATE (services' STAGE);
       3. its rows: FILL_CUSTOMERS, in place of `SELECT nextval … FROM generate_series` and the COPY;
       4. INSERT INTO customers_customer … SELECT … FROM the staging table (services' STAGED_INSERT, the same
-         text and defaults): ten indexes, the audit trigger's history rows;
-      5–7. the same three for customers_bankaccount (FILL_ACCOUNTS in place of the COPY);
+         text and defaults): its eight indexes, and the audit trigger's history rows (two more indexes);
+      5–7. the same three for customers_bankaccount (FILL_ACCOUNTS in place of the COPY; ten indexes);
       8. SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED: the four foreign-key checks a row;
       9. in a savepoint (core.db.execute's), customers_flag_shared_numbers with the batch's fingerprints,
          the merchant's number gate held to commit, as review.flag_shared_numbers_imported calls it;
@@ -314,6 +317,19 @@ def check_side_cpu(path: Path, merchant, rows: int) -> float:
     return (time.process_time() - started) / done
 
 
+def table_rows() -> dict[str, int]:
+    """The tables' sizes (all merchants; the planner's estimate): their indexes' depth and what ANALYZE
+    samples grow with them, so a run into a bigger database is slower."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples::bigint FROM pg_class"
+            " WHERE relname IN ('customers_customer', 'customers_bankaccount') ORDER BY relname"
+        )
+        return dict(cursor.fetchall())
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -343,7 +359,9 @@ def main() -> None:
     backend_cpu: dict[str, list[float]] = {}
     check_cpu: list[float] = []
     report: dict = {"rows": args.rows, "batch_size": batch_size, "rounds": [], "load_average_before": load_average()}
+    report["table_rows_before"] = table_rows()
     print(f"{args.rows:,} rows, batches of {batch_size:,}; load average (1, 5, 15 min) {report['load_average_before']}")
+    print("rows already in the tables (all merchants, planner's estimate):", report["table_rows_before"])
     with tempfile.TemporaryDirectory() as folder:
         for round_no in range(args.rounds):
             tag = f"c{time.time_ns()}"
