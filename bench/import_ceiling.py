@@ -324,7 +324,7 @@ def table_rows() -> dict[str, int]:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT relname, reltuples::bigint FROM pg_class"
+            "SELECT relname, greatest(reltuples, 0)::bigint FROM pg_class"
             " WHERE relname IN ('customers_customer', 'customers_bankaccount') ORDER BY relname"
         )
         return dict(cursor.fetchall())
