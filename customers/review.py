@@ -154,7 +154,10 @@ BEGIN
         PERFORM pg_advisory_xact_lock(p_lock);
     END IF;
     -- The numbers drive: for each, its accounts and whether another customer has it, by index probes
-    -- (LATERAL), gathered once (ARRAY), then the accounts updated by primary key.
+    -- (LATERAL), gathered once (ARRAY), then the accounts updated by primary key. OFFSET 0 keeps each
+    -- subquery a probe per number: flattened, with statistics that took the merchant for a few accounts
+    -- (a new merchant's first import batch), the planner read the merchant's accounts and compared each with
+    -- every number (17.5 s for 20,000 numbers; 0.18 s with the fences: bench/import_ceiling.py's finding).
     UPDATE customers_bankaccount AS account
        SET needs_review = TRUE, review_reason = customers_review_reasons_add(account.review_reason, p_reason)
      WHERE account.id = ANY (ARRAY(
@@ -163,11 +166,11 @@ BEGIN
                  CROSS JOIN LATERAL (
                        SELECT b.id, b.customer_id FROM customers_bankaccount b
                         WHERE b.merchant_id = p_merchant_id AND b.livemode = p_livemode
-                          AND b.account_number_fingerprint = number.fingerprint) AS shared
+                          AND b.account_number_fingerprint = number.fingerprint OFFSET 0) AS shared
                 WHERE EXISTS (SELECT 1 FROM customers_bankaccount other
                                WHERE other.merchant_id = p_merchant_id AND other.livemode = p_livemode
                                  AND other.account_number_fingerprint = number.fingerprint
-                                 AND other.customer_id <> shared.customer_id)))
+                                 AND other.customer_id <> shared.customer_id OFFSET 0)))
        AND NOT (account.needs_review
                 AND account.review_reason = customers_review_reasons_add(account.review_reason, p_reason));
 END
