@@ -14,7 +14,6 @@ Needs PostgreSQL and `wrk`.
 """
 
 import os
-import statistics
 from pathlib import Path
 
 from bench import run as base
@@ -91,25 +90,7 @@ def main() -> None:
             server.terminate()
         for server in servers:
             server.wait()
-    print_summary(results)
-
-
-def print_summary(results: dict[str, list[dict]]) -> None:
-    """Medians, and each scenario against the baseline two ways: req/s, and CPU per request (gunicorn's and
-    PostgreSQL's processes; base's CPU over this one's, so above 1 means cheaper): on a saturated machine
-    throughput is cores over CPU per request, and CPU per request does not move when other work shares
-    the machine, as req/s does."""
-    base_rps = statistics.median(r["rps"] for r in results["base_payout"])
-    base_cpu = statistics.median(r["cpu_ms"] for r in results["base_payout"])
-    print(f"\n{'scenario':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs base':>8} {'CPU ms':>8} {'vs base':>8}")
-    for name, runs in results.items():
-        rps = statistics.median(r["rps"] for r in runs)
-        p50 = statistics.median(r["p50_ms"] for r in runs)
-        p99 = statistics.median(r["p99_ms"] for r in runs)
-        cpu = statistics.median(r["cpu_ms"] for r in runs)
-        print(
-            f"{name:<18} {rps:>8.0f} {p50:>8.2f} {p99:>8.2f} {rps / base_rps:>8.2f} {cpu:>8.3f} {base_cpu / cpu:>8.2f}"
-        )
+    base.print_versus(results, "base_payout")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Needs PostgreSQL and `wrk`.
 """
 
 import os
-import statistics
 from decimal import Decimal
 from pathlib import Path
 
@@ -71,12 +70,15 @@ def main() -> None:
     }
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     servers = [base.start_server("payoutsite.wsgi", port, args.workers, env)]
+    postmaster = base.postmaster_pid()
+    tree_of = dict.fromkeys(scenarios, servers[0])
     if args.baseline_tree:
         base_port = base.free_port()
         servers.append(
             base.start_server("payoutsite.wsgi", base_port, args.workers, env, tree=args.baseline_tree.resolve())
         )
         scenarios["base_payout"] = (f"http://127.0.0.1:{base_port}", free_key, lambda: base.payout_script(free_payees))
+        tree_of["base_payout"] = servers[1]
     results: dict[str, list[dict]] = {name: [] for name in scenarios}
     try:
         for url, key, body in scenarios.values():
@@ -88,7 +90,14 @@ def main() -> None:
                 url, key, body = scenarios[name]
                 base.checkpoint()
                 results[name].append(
-                    base.run_wrk(url, duration=args.duration, connections=args.connections, key=key, post_body=body)
+                    base.run_wrk(
+                        url,
+                        duration=args.duration,
+                        connections=args.connections,
+                        key=key,
+                        post_body=body,
+                        cpu_of=[tree_of[name].pid, postmaster],
+                    )
                 )
             figures = ", ".join(f"{name} {runs[-1]['rps']:.0f}" for name, runs in results.items())
             print(f"round {round_number + 1}/{args.rounds} (req/s): {figures}", flush=True)
@@ -97,13 +106,11 @@ def main() -> None:
             server.terminate()
         for server in servers:
             server.wait()
-    reference = statistics.median(r["rps"] for r in results["payout_no_limits"])
-    print(f"\n{'scenario':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs no limits':>13}")
-    for name, runs in results.items():
-        rps = statistics.median(r["rps"] for r in runs)
-        p50 = statistics.median(r["p50_ms"] for r in runs)
-        p99 = statistics.median(r["p99_ms"] for r in runs)
-        print(f"{name:<18} {rps:>8.0f} {p50:>8.2f} {p99:>8.2f} {rps / reference:>13.2f}")
+    print("\nagainst the merchant without limits (this tree):")
+    base.print_versus(results, "payout_no_limits")
+    if args.baseline_tree:
+        print("\nagainst the baseline tree (--baseline-tree):")
+        base.print_versus(results, "base_payout")
 
 
 if __name__ == "__main__":

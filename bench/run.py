@@ -421,5 +421,23 @@ def print_report(results: dict[str, list[dict]], args) -> None:
     (out / "latest.json").write_text(json.dumps(report, indent=2))
 
 
+def print_versus(results: dict[str, list[dict]], baseline: str) -> None:
+    """Each scenario against the baseline: medians of req/s and CPU per request (gunicorn's and PostgreSQL's
+    processes), and the median of the per-round ratios (rounds are interleaved, so a neighbour's load lands
+    on both sides of a round alike). CPU per request is given as baseline's over this one's (above 1:
+    cheaper): on a saturated machine throughput is cores over CPU per request, and a busy neighbour moves
+    it less than it moves req/s."""
+    base_runs = results[baseline]
+    print(f"\n{'scenario':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs base':>8} {'CPU ms':>8} {'vs base':>8}")
+    for name, runs in results.items():
+        rps = statistics.median(r["rps"] for r in runs)
+        p50 = statistics.median(r["p50_ms"] for r in runs)
+        p99 = statistics.median(r["p99_ms"] for r in runs)
+        cpu = statistics.median(r["cpu_ms"] for r in runs)
+        rps_ratio = statistics.median(r["rps"] / b["rps"] for r, b in zip(runs, base_runs, strict=True))
+        cpu_ratio = statistics.median(b["cpu_ms"] / r["cpu_ms"] for r, b in zip(runs, base_runs, strict=True))
+        print(f"{name:<18} {rps:>8.0f} {p50:>8.2f} {p99:>8.2f} {rps_ratio:>8.2f} {cpu:>8.3f} {cpu_ratio:>8.2f}")
+
+
 if __name__ == "__main__":
     main()
