@@ -221,10 +221,12 @@ def _locked_pending(change: PayoutLimitChange) -> PayoutLimitChange:
 @transaction.atomic
 def limit_change_approve(*, change: PayoutLimitChange, by, reason: str = "") -> PayoutLimit:
     """A second compliance admin approves a pending loosening: it applies now. Its proposer cannot."""
+    # The limits' row before the change's, as limits_set takes them (the other order deadlocked with a new
+    # proposal for the same merchant).
+    limits = _locked_limits(change.merchant, change.livemode)
     change = _locked_pending(change)
     if change.proposed_by_id == by.pk:
         raise OwnLimitChange("A limit change needs a second compliance admin: its proposer cannot approve it.")
-    limits = _locked_limits(change.merchant, change.livemode)
     values = {FIELDS[name]: None if value is None else Decimal(value) for name, value in change.proposed.items()}
     _apply(limits, values)
     _decide(change, PayoutLimitChange.Status.APPROVED, by, reason)

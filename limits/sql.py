@@ -87,8 +87,11 @@ CREATE OR REPLACE FUNCTION limits_consume(
 DECLARE
     v record;
 BEGIN
+    -- FOR KEY SHARE: an admin's change of the limits (limits.services, FOR UPDATE) waits for the payouts
+    -- that read the old ones, so a counter it starts or removes sees every payout that counted.
     SELECT single_max, daily_max, customer_daily_max INTO v FROM limits_payoutlimit
-     WHERE merchant_id = p_merchant AND livemode = p_livemode;
+     WHERE merchant_id = p_merchant AND livemode = p_livemode
+       FOR KEY SHARE;
     IF NOT FOUND THEN
         RETURN;
     END IF;

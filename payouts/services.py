@@ -300,16 +300,19 @@ def payout_create(
     )
     flag = target.bank_account_public_id if holds.RECENT_CHANGE in hold_reasons else None
     with db.write_batch():  # one transaction, and in the API the request's one round trip of writes
-        # Limits: first in the batch (a day's counter starts from the payouts before this one); over a
+        # Lock order: the customer's row and its account's, then the limits' counters, as a decision does
+        # (rejecting the customer locks its row, fails its payouts, then gives their amounts back to the
+        # counters): the other order deadlocked, and the decision was the one rolled back.
+        if target.customer_public_id is not None:
+            db.execute(SET_LAST_OUT, (now, target.customer_public_id))
+        if flag:
+            review.flag_changed_before_large_payout(flag)
+        # Limits: before the payout's row (a day's counter starts from the payouts before this one); over a
         # limit the batch raises limits.services.LimitExceeded and writes nothing.
         limits.limits_consume(
             scope=scope, customer_public_id=target.customer_public_id, amount=amount, at=payout.created_at
         )
         db.insert(payout)
-        if target.customer_public_id is not None:
-            db.execute(SET_LAST_OUT, (now, target.customer_public_id))
-        if flag:
-            review.flag_changed_before_large_payout(flag)
         shown = payout_to_dict(payout)
         event_record(scope=scope, type="payout.created", obj=shown)
         if hold_reasons:
