@@ -60,7 +60,9 @@ class Facts:
 
 def hold_reasons(facts: Facts, amount: Decimal, now: datetime) -> list[str]:
     """The codes of every rule the payout matches, in REASONS' order; [] for a payout that is not held."""
-    threshold = facts.merchant_hold_amount or Decimal(settings.COMPLIANCE_HOLD_AMOUNT)
+    threshold = (
+        Decimal(settings.COMPLIANCE_HOLD_AMOUNT) if facts.merchant_hold_amount is None else facts.merchant_hold_amount
+    )
     matched = {
         AMOUNT: amount >= threshold,
         ACCOUNT_REVIEW: facts.account_needs_review,
@@ -129,10 +131,15 @@ SELECT (SELECT m.compliance_hold_amount FROM merchants_merchant m WHERE m.id = %
 """
 
 
-# Re-checked at the claim (payouts.services.payouts_claim), in the transaction that hands payouts to the rail:
-# a flag raised after a payout was created (its number now shared with another customer, a flag set by hand)
-# holds it then. Only the rules a later fact can change: the flags. A payout an analyst already approved is
-# not held again for what the analyst saw. Parameter: the payouts' ids.
+# Re-checked at the claim (payouts.services.payouts_claim), in the transaction that hands payouts to the rail,
+# for what can change after a payout was created:
+# - the flags: a flag raised since (its number now shared with another customer, a flag set by hand);
+# - velocity: at creation each payout reads the customer's last 24 hours before the batch that writes it, so
+#   parallel requests each saw the others missing and all passed; here each payout counts the customer's
+#   payouts of the 24 hours before it with a lower id (created before it), all committed by now but for one
+#   still being written at this instant.
+# A payout an analyst already approved is not held again for what the analyst saw. Parameters: the velocity
+# limit, the payouts' ids.
 CLAIM_FLAGS = """
 SELECT p.id,
        CASE WHEN p.customer_public_id IS NULL
@@ -142,7 +149,12 @@ SELECT p.id,
             ELSE COALESCE(b.needs_review, FALSE) END,
        p.customer_public_id IS NOT NULL
        AND EXISTS (SELECT 1 FROM customers_bankaccount o
-                    WHERE o.customer_id = b.customer_id AND o.needs_review AND o.id <> b.id)
+                    WHERE o.customer_id = b.customer_id AND o.needs_review AND o.id <> b.id),
+       p.customer_public_id IS NOT NULL
+       AND p.amount + (SELECT COALESCE(sum(q.amount), 0) FROM payouts_payout q
+                        WHERE q.customer_public_id = p.customer_public_id
+                          AND q.created_at >= p.created_at - interval '24 hours' AND q.id < p.id
+                          AND q.status NOT IN ('failed', 'canceled')) > %s
   FROM payouts_payout p
   LEFT JOIN customers_bankaccount b ON b.public_id = p.bank_account_public_id
  WHERE p.id = ANY(%s)
@@ -151,17 +163,15 @@ SELECT p.id,
 
 
 def held_at_claim(payout_ids: list[int]) -> dict[int, list[str]]:
-    """The payouts among these that a flag raised since their creation now holds, with the reasons' codes."""
+    """The payouts among these that a rule now holds (flags raised since, velocity), with the reasons' codes."""
     if not payout_ids:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_FLAGS, [payout_ids])
+        cursor.execute(CLAIM_FLAGS, [Decimal(settings.COMPLIANCE_VELOCITY_AMOUNT), payout_ids])
         rows = cursor.fetchall()
     held = {}
-    for pk, account_flagged, customer_flagged in rows:
-        reasons = [
-            code for code, hit in ((ACCOUNT_REVIEW, account_flagged), (CUSTOMER_REVIEW, customer_flagged)) if hit
-        ]
+    for pk, *hits in rows:
+        reasons = [code for code, hit in zip((ACCOUNT_REVIEW, CUSTOMER_REVIEW, VELOCITY), hits, strict=True) if hit]
         if reasons:
             held[pk] = reasons
     return held

@@ -146,3 +146,37 @@ def test_a_rejection_racing_an_approval_finds_it_approved(monkeypatch, held, set
     assert transitions(payout) == [("held", "pending")]
     events = [e["type"] for e in api.get("/events", {"limit": 100}).json()["data"]]
     assert "payout.approved" in events and "payout.rejected" not in events
+
+
+def test_parallel_payouts_escaping_the_velocity_hold_at_creation_are_held_at_the_claim(settings):
+    """Each parallel request reads the customer's last 24 hours before the others are written, so all pass
+    the velocity rule at creation; the worker's claim counts them in creation order and holds the excess."""
+    from decimal import Decimal
+
+    from django.core.management import call_command
+
+    from customers.tests.factories import DOC_BANK_ACCOUNT
+    from testsupport.api import run_at_once
+
+    settings.COMPLIANCE_HOLD_AMOUNT = settings.COMPLIANCE_UNVERIFIED_HOLD_AMOUNT = "900000000.00"
+    settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT = "900000000.00"
+    settings.COMPLIANCE_VELOCITY_AMOUNT = "250.00"
+    keys = make_merchant("Velocity")
+    api = ApiClient(keys.test)
+    customer = api.post("/customers", {"type": "individual", "name": "V", "country": "AR"}).json()["customerId"]
+    assert api.post(f"/customers/{customer}/bank-accounts", DOC_BANK_ACCOUNT).status_code == 201
+    body = {"amount": "100.00", "currency": "ARS", "customerId": customer}
+
+    run_at_once(8, lambda: ApiClient(keys.test).post("/payouts", body).status_code)
+    call_command("process_payouts", "--once")
+
+    payouts = list(Payout.objects.filter(customer_public_id=customer).order_by("id").values_list("status", "amount"))
+    assert len(payouts) == 8
+    assert [status for status, _ in payouts] == ["paid", "paid"] + ["held"] * 6  # 100 + 100 ≤ 250 < 300
+    assert sum(amount for status, amount in payouts if status == "paid") == Decimal("200.00")
+    assert all(
+        "velocity_exceeded" in reasons
+        for reasons in Payout.objects.filter(customer_public_id=customer, status="held").values_list(
+            "hold_reasons", flat=True
+        )
+    )
