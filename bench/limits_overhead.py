@@ -6,7 +6,7 @@ a merchant without limits).
         flock /tmp/bench.lock .venv/bin/python -m bench.limits_overhead --duration 5 --rounds 3 \\
         [--baseline-tree /tmp/before-limits]    # e.g. git archive <commit before limits> | tar -x -C …
 
-Scenarios (each POST /payouts with a new Idempotency-Key, to a saved customer's default account, 50
+Scenarios (each POST /payouts with a new Idempotency-Key, to a saved customer's default account, --payees
 customers in turn):
 - payout_no_limits: a merchant without limits (limits_consume() finds none and returns);
 - payout_limits: a merchant with a single, a daily and a per-customer limit, high enough never to refuse
@@ -24,7 +24,7 @@ from bench import run as base
 HIGH = Decimal("999999999999.99")  # never reached in a bench run
 
 
-def merchant_with_payees(name: str) -> tuple:
+def merchant_with_payees(name: str, count: int) -> tuple:
     from core.scope import Scope
     from customers.accounts import parse_account_number
     from customers.services import bank_account_add, customer_create
@@ -35,7 +35,7 @@ def merchant_with_payees(name: str) -> tuple:
     merchant = Merchant.objects.create(name=name)
     scope = Scope(merchant.pk, False)
     payees = []
-    for i in range(50):
+    for i in range(count):
         payee = customer_create(scope=scope, type="individual", name=f"Payee {i}", country="AR").public_id
         number = parse_account_number(make_cbu(account=f"{i + 1:013d}"))
         bank_account_add(scope=scope, customer_id=payee, account_type="savings", holder_name="P", account_number=number)
@@ -56,11 +56,18 @@ def set_high_limits(merchant) -> None:
 def main() -> None:
     parser = base.load_parser(__doc__)
     parser.add_argument("--baseline-tree", type=Path, help="a checkout of the code before limits (optional)")
+    parser.add_argument(
+        "--payees",
+        type=int,
+        default=50,
+        help="customers paid in turn (default 50): the fewer, the more payouts each has in its last 24 hours, "
+        "which the velocity hold reads on every payout",
+    )
     args = parser.parse_args()
     base.require_wrk()
     base.setup_django()
-    _, free_key, free_payees = merchant_with_payees("bench-no-limits")
-    limited, limited_key, limited_payees = merchant_with_payees("bench-limits")
+    _, free_key, free_payees = merchant_with_payees("bench-no-limits", args.payees)
+    limited, limited_key, limited_payees = merchant_with_payees("bench-limits", args.payees)
     set_high_limits(limited)
     port = base.free_port()
     api = f"http://127.0.0.1:{port}"
