@@ -199,3 +199,25 @@ def test_a_compliance_admin_sets_a_merchants_own_hold_threshold_and_nothing_else
     stored = Merchant.objects.get(pk=merchant.merchant.pk)
     assert (stored.compliance_hold_amount, stored.name) == (Decimal("50.00"), "Acme")
     assert pay(api, "50.00", customerId=payee["customerId"])["holdReasons"] == ["amount_over_threshold"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"merchant": "²"},  # str.isdigit() says yes, int() says no
+        {"merchant": "١٢"},  # Arabic-Indic digits: int() reads them, they are no merchant id
+        {"merchant": "9" * 5000},  # over int()'s digit limit
+        {"merchant": "9" * 30},  # over a bigint
+        {"after": "².1"},
+        {"after": "9" * 30 + ".1"},
+        {"after": "9" * 5000 + ".1"},
+    ],
+)
+def test_the_queue_ignores_a_filter_or_cursor_that_is_no_id(api, payee, query):
+    held = pay(api, "2000.00", customerId=payee["customerId"])
+    client, _ = analyst_client("ana")
+    client.raise_request_exception = False
+    page = client.get(QUEUE, query)
+    assert page.status_code == 200
+    assert page.context["filters"].merchant_id is None
+    assert [item.subject for item in page.context["page"].items] == [held["payoutId"]]
