@@ -135,6 +135,13 @@ def test_approve_and_reject_from_the_item_page(api, payee):
     assert (body["status"], body["failureCode"]) == ("failed", "compliance_rejected")
     assert [item.subject for item in client.get(QUEUE).context["page"].items] == []
 
+    # The payouts list offers the rejection's failure code in its filter, and the filter finds the payout.
+    payouts_page = client.get("/admin/payouts/payout/")
+    assert "?failure_code__exact=compliance_rejected" in payouts_page.content.decode()
+    filtered = client.get("/admin/payouts/payout/", {"failure_code__exact": "compliance_rejected"})
+    listed = filtered.content.decode()
+    assert rejected.public_id in listed and approved.public_id not in listed
+
 
 def test_four_eyes_from_the_item_page(api, payee):
     payout = Payout.objects.get(public_id=pay(api, "6000.00", customerId=payee["customerId"])["payoutId"])
