@@ -3,6 +3,8 @@ page to take it, see the beneficiary's history and decide with a reason in one s
 the services that own them: payouts.services (approve/reject a held payout), customers.services (verify or
 reject a customer, clear an account's review flag)."""
 
+import re
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
@@ -22,14 +24,22 @@ from payouts.models import Payout, PayoutApproval
 from payouts.services import payout_approve, payout_reject
 
 HISTORY_SHOWN = 10
+ID = re.compile(r"[0-9]{1,18}")  # 18 digits always fit a bigint
+
+
+def _id(value: str | None) -> int | None:
+    """A query parameter that is a row id: ASCII digits that fit a bigint. str.isdigit() and int() also take
+    "²" or "١٢", and int() refuses over 4,300 digits: anything else is no id (ignored, never a 500)."""
+    if value is None or not ID.fullmatch(value):
+        return None
+    return int(value)
 
 
 def _cursor(token: str | None) -> tuple[int, int]:
-    try:
-        payout_id, account_id = (int(part) for part in (token or "0.0").split("."))
-    except ValueError:
+    parts = [_id(part) for part in (token or "").split(".")]
+    if len(parts) != 2 or None in parts:
         return 0, 0
-    return payout_id, account_id
+    return parts[0], parts[1]
 
 
 @admin.register(Assignment)
@@ -53,10 +63,9 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         params = request.GET
-        merchant = params.get("merchant", "")
         filters = queue.Filters(
             reason=params.get("reason") if params.get("reason") in queue.REASONS else None,
-            merchant_id=int(merchant) if merchant.isdigit() else None,
+            merchant_id=_id(params.get("merchant")),
             assignee_id=request.user.pk if params.get("mine") == "1" else None,
         )
         page = queue.queue_page(filters, after=_cursor(params.get("after")))

@@ -1,5 +1,8 @@
 from datetime import timedelta
+from decimal import Decimal
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
@@ -17,9 +20,30 @@ class ApiKeyInline(ReadOnlyInline):
     show_change_link = True
 
 
+class MerchantForm(forms.ModelForm):
+    class Meta:
+        model = Merchant
+        fields = ("name", "compliance_hold_amount")
+
+    def clean_compliance_hold_amount(self) -> Decimal | None:
+        """Above 0 (0 would read as the default's, a negative one holds everything) and at most the four-eyes
+        amount: above it the largest payouts, those two analysts must approve, would not be held at all."""
+        amount = self.cleaned_data["compliance_hold_amount"]
+        ceiling = Decimal(settings.COMPLIANCE_FOUR_EYES_AMOUNT)
+        if amount is not None and not 0 < amount <= ceiling:
+            raise forms.ValidationError(
+                f"The hold threshold must be more than 0 and at most COMPLIANCE_FOUR_EYES_AMOUNT ({ceiling} ARS), "
+                f"above which two analysts approve. Leave it empty for the platform's default "
+                f"({settings.COMPLIANCE_HOLD_AMOUNT} ARS).",
+                code="hold_amount_out_of_range",
+            )
+        return amount
+
+
 @admin.register(Merchant)
 class MerchantAdmin(AuditHistoryMixin, admin.ModelAdmin):
     history_subject = "merchant"
+    form = MerchantForm
     list_display = ("public_id", "name", "created_at")
     search_fields = ("public_id", "name")
     readonly_fields = ("public_id", "created_at")

@@ -28,6 +28,17 @@ class Merchant(models.Model):
         help_text="Payouts at or above this amount (ARS) are held for review. Empty: the platform's default.",
     )
 
+    class Meta:
+        constraints = [
+            # 0 would read as "no threshold" (the default's), a negative one would hold everything. The upper
+            # bound (COMPLIANCE_FOUR_EYES_AMOUNT) is a setting, so merchants.admin checks it, not the database.
+            models.CheckConstraint(
+                condition=models.Q(compliance_hold_amount__gt=0),
+                name="merchant_compliance_hold_amount_positive",
+                violation_error_message="The hold threshold must be more than 0.",
+            ),
+        ]
+
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"
 

@@ -8,11 +8,12 @@ from compliance.export import CsvExportMixin, isoformat
 from payouts.models import Payout, PayoutEvent
 from payouts.rails import SANDBOX_FAILURES
 from payouts.selectors import payouts_search
+from payouts.services import REJECTED_CODE
 from payouts.stops import STOPS
 
-# The failure filter's options: the codes our rails and decisions set (listing the codes present would
-# read every payout on every page view).
-FAILURE_CODES = tuple(sorted({code for code, _ in SANDBOX_FAILURES.values()} | set(STOPS)))
+# The failure filter's options: the codes our rails, stops and compliance's rejection set (listing the codes
+# present would read every payout on every page view).
+FAILURE_CODES = tuple(sorted({code for code, _ in SANDBOX_FAILURES.values()} | set(STOPS) | {REJECTED_CODE}))
 
 
 class PayoutEventInline(ReadOnlyInline):

@@ -135,6 +135,13 @@ def test_approve_and_reject_from_the_item_page(api, payee):
     assert (body["status"], body["failureCode"]) == ("failed", "compliance_rejected")
     assert [item.subject for item in client.get(QUEUE).context["page"].items] == []
 
+    # The payouts list offers the rejection's failure code in its filter, and the filter finds the payout.
+    payouts_page = client.get("/admin/payouts/payout/")
+    assert "?failure_code__exact=compliance_rejected" in payouts_page.content.decode()
+    filtered = client.get("/admin/payouts/payout/", {"failure_code__exact": "compliance_rejected"})
+    listed = filtered.content.decode()
+    assert rejected.public_id in listed and approved.public_id not in listed
+
 
 def test_four_eyes_from_the_item_page(api, payee):
     payout = Payout.objects.get(public_id=pay(api, "6000.00", customerId=payee["customerId"])["payoutId"])
@@ -199,3 +206,79 @@ def test_a_compliance_admin_sets_a_merchants_own_hold_threshold_and_nothing_else
     stored = Merchant.objects.get(pk=merchant.merchant.pk)
     assert (stored.compliance_hold_amount, stored.name) == (Decimal("50.00"), "Acme")
     assert pay(api, "50.00", customerId=payee["customerId"])["holdReasons"] == ["amount_over_threshold"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"merchant": "²"},  # str.isdigit() says yes, int() says no
+        {"merchant": "١٢"},  # Arabic-Indic digits: int() reads them, they are no merchant id
+        {"merchant": "9" * 5000},  # over int()'s digit limit
+        {"merchant": "9" * 30},  # over a bigint
+        {"after": "².1"},
+        {"after": "9" * 30 + ".1"},
+        {"after": "9" * 5000 + ".1"},
+    ],
+)
+def test_the_queue_ignores_a_filter_or_cursor_that_is_no_id(api, payee, query):
+    held = pay(api, "2000.00", customerId=payee["customerId"])
+    client, _ = analyst_client("ana")
+    client.raise_request_exception = False
+    page = client.get(QUEUE, query)
+    assert page.status_code == 200
+    assert page.context["filters"].merchant_id is None
+    assert [item.subject for item in page.context["page"].items] == [held["payoutId"]]
+
+
+def merchant_form(merchant, hold_amount: str) -> dict:
+    keys = list(merchant.merchant.api_keys.order_by("id"))
+    return {
+        "name": merchant.merchant.name,
+        "compliance_hold_amount": hold_amount,
+        "api_keys-TOTAL_FORMS": str(len(keys)),
+        "api_keys-INITIAL_FORMS": str(len(keys)),
+        "api_keys-MIN_NUM_FORMS": "0",
+        "api_keys-MAX_NUM_FORMS": "1000",
+        **{f"api_keys-{i}-id": str(key.pk) for i, key in enumerate(keys)},
+        **{f"api_keys-{i}-merchant": str(merchant.merchant.pk) for i in range(len(keys))},
+    }
+
+
+@pytest.mark.parametrize("amount", ["0", "0.00", "-1.00", "5000.01", "10000000.00"])
+def test_a_merchants_own_hold_threshold_is_above_zero_and_at_most_the_four_eyes_amount(merchant, amount):
+    from compliance.roles import ADMIN
+    from compliance.tests.test_verification import staff_client
+    from merchants.models import Merchant
+
+    Merchant.objects.filter(pk=merchant.merchant.pk).update(compliance_hold_amount=Decimal("50.00"))
+    url = f"/admin/merchants/merchant/{merchant.merchant.pk}/change/"
+    response = staff_client("root", ADMIN).post(url, merchant_form(merchant, amount))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["compliance_hold_amount"] == [
+        "The hold threshold must be more than 0 and at most COMPLIANCE_FOUR_EYES_AMOUNT (5000.00 ARS), above "
+        "which two analysts approve. Leave it empty for the platform's default (1000.00 ARS)."
+    ]
+    assert Merchant.objects.get(pk=merchant.merchant.pk).compliance_hold_amount == Decimal("50.00")
+
+
+@pytest.mark.parametrize("amount", ["0.01", "5000.00", ""])
+def test_a_merchants_own_hold_threshold_may_be_the_four_eyes_amount_or_empty(merchant, amount):
+    from compliance.roles import ADMIN
+    from compliance.tests.test_verification import staff_client
+    from merchants.models import Merchant
+
+    url = f"/admin/merchants/merchant/{merchant.merchant.pk}/change/"
+    response = staff_client("root", ADMIN).post(url, merchant_form(merchant, amount))
+    assert response.status_code == 302, response.content[:2000]
+    stored = Merchant.objects.get(pk=merchant.merchant.pk).compliance_hold_amount
+    assert stored == (Decimal(amount) if amount else None)
+
+
+@pytest.mark.parametrize("amount", ["0.00", "-1.00"])
+def test_the_database_refuses_a_hold_threshold_that_is_not_above_zero(merchant, amount):
+    from django.db import IntegrityError, transaction
+
+    from merchants.models import Merchant
+
+    with pytest.raises(IntegrityError, match="merchant_compliance_hold_amount_positive"), transaction.atomic():
+        Merchant.objects.filter(pk=merchant.merchant.pk).update(compliance_hold_amount=Decimal(amount))

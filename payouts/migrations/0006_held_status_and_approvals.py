@@ -43,10 +43,6 @@ class Migration(migrations.Migration):
             model_name='payout',
             name='delete_delete',
         ),
-        migrations.RemoveConstraint(
-            model_name='payout',
-            name='payout_status_valid',
-        ),
         migrations.AddField(
             model_name='payout',
             name='hold_reasons',
@@ -66,14 +62,6 @@ class Migration(migrations.Migration):
             model_name='payouthistory',
             name='status',
             field=models.CharField(choices=[('held', 'Held'), ('pending', 'Pending'), ('processing', 'Processing'), ('paid', 'Paid'), ('failed', 'Failed'), ('canceled', 'Canceled')], default='pending', max_length=12),
-        ),
-        migrations.AddIndex(
-            model_name='payout',
-            index=models.Index(condition=models.Q(('status', 'held')), fields=['id'], include=('merchant',), name='payout_held_queue'),
-        ),
-        migrations.AddIndex(
-            model_name='payout',
-            index=models.Index(condition=models.Q(('customer__isnull', False)), fields=['customer', 'created_at'], include=('amount', 'status'), name='payout_customer_recent'),
         ),
         pgtrigger.migrations.AddTrigger(
             model_name='payout',
@@ -87,9 +75,31 @@ class Migration(migrations.Migration):
             model_name='payout',
             trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "payouts_payouthistory" ("amount", "bank_account_public_id", "created_at", "currency", "customer_public_id", "description", "destination_key_id", "destination_last4", "failure_code", "failure_message", "hold_reasons", "id", "livemode", "merchant_id", "metadata", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "processing_started_at", "public_id", "status", "updated_at") SELECT old_values."amount", old_values."bank_account_public_id", old_values."created_at", old_values."currency", old_values."customer_public_id", old_values."description", old_values."destination_key_id", old_values."destination_last4", old_values."failure_code", old_values."failure_message", old_values."hold_reasons", old_values."id", old_values."livemode", old_values."merchant_id", old_values."metadata", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."processing_started_at", old_values."public_id", old_values."status", old_values."updated_at" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;', hash='6e0c0ea03f36f4a88b3cea173b43dfbc399d5f76', level='STATEMENT', operation='DELETE', pgid='pgtrigger_delete_delete_659fa', referencing='REFERENCING OLD TABLE AS old_values ', table='payouts_payout', when='AFTER')),
         ),
-        migrations.AddConstraint(
-            model_name='payout',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['held', 'pending', 'processing', 'paid', 'failed', 'canceled'])), name='payout_status_valid'),
+        # The status CHECK with 'held': added NOT VALID, so only new and updated rows are checked and the table
+        # is not scanned under ACCESS EXCLUSIVE; 0008 validates it without blocking writes. The state is the
+        # model's constraint.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    'ALTER TABLE "payouts_payout" DROP CONSTRAINT "payout_status_valid";'
+                    ' ALTER TABLE "payouts_payout" ADD CONSTRAINT "payout_status_valid"'
+                    " CHECK (\"status\" IN ('held', 'pending', 'processing', 'paid', 'failed', 'canceled')) NOT VALID;",
+                    # Back to 0005's CHECK (validated, as 0005 had it: it fails while held payouts exist).
+                    'ALTER TABLE "payouts_payout" DROP CONSTRAINT "payout_status_valid";'
+                    ' ALTER TABLE "payouts_payout" ADD CONSTRAINT "payout_status_valid"'
+                    " CHECK (\"status\" IN ('pending', 'processing', 'paid', 'failed', 'canceled'));",
+                ),
+            ],
+            state_operations=[
+                migrations.RemoveConstraint(
+                    model_name='payout',
+                    name='payout_status_valid',
+                ),
+                migrations.AddConstraint(
+                    model_name='payout',
+                    constraint=models.CheckConstraint(condition=models.Q(('status__in', ['held', 'pending', 'processing', 'paid', 'failed', 'canceled'])), name='payout_status_valid'),
+                ),
+            ],
         ),
         migrations.AddField(
             model_name='payoutapproval',
