@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
@@ -173,7 +173,14 @@ def limits_set(
     return LimitsSet(limits=limits, applied=stricter, pending=pending)
 
 
+GATE = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+
 def _locked_limits(merchant: Merchant, livemode: bool) -> PayoutLimit:
+    """The limits' row, locked, behind the gate every payout passes shared (limits/sql.py): a change waits
+    for the payouts that read the limits before it."""
+    with connection.cursor() as cursor:
+        cursor.execute(GATE, [f"limits:{merchant.pk}:{'true' if livemode else 'false'}"])
     PayoutLimit.objects.get_or_create(merchant=merchant, livemode=livemode)
     return PayoutLimit.objects.select_for_update().get(merchant=merchant, livemode=livemode)
 

@@ -87,11 +87,13 @@ CREATE OR REPLACE FUNCTION limits_consume(
 DECLARE
     v record;
 BEGIN
-    -- FOR KEY SHARE: an admin's change of the limits (limits.services, FOR UPDATE) waits for the payouts
-    -- that read the old ones, so a counter it starts or removes sees every payout that counted.
+    -- The limits' gate, shared: an admin's change of the limits (limits.services, the gate exclusively)
+    -- waits for the payouts that read the old ones, so a counter it starts or removes sees every payout that
+    -- counted; a merchant's first limits too (no row to lock yet). An advisory lock, in the lock manager
+    -- only: a row lock would write the limits' row (and a MultiXact) on every payout.
+    PERFORM pg_advisory_xact_lock_shared(hashtextextended('limits:' || p_merchant || ':' || p_livemode, 0));
     SELECT single_max, daily_max, customer_daily_max INTO v FROM limits_payoutlimit
-     WHERE merchant_id = p_merchant AND livemode = p_livemode
-       FOR KEY SHARE;
+     WHERE merchant_id = p_merchant AND livemode = p_livemode;
     IF NOT FOUND THEN
         RETURN;
     END IF;
