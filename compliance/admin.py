@@ -13,6 +13,7 @@ from django.urls import path
 
 from audit.selectors import history
 from compliance import queue
+from compliance.admin_bases import ReadOnlyAdmin
 from compliance.models import Assignment
 from compliance.services import assignment_release, assignment_take
 from core.errors import Conflict, InvalidParameters, NotPermitted
@@ -43,17 +44,8 @@ def _cursor(token: str | None) -> tuple[int, int]:
 
 
 @admin.register(Assignment)
-class ReviewQueueAdmin(admin.ModelAdmin):
+class ReviewQueueAdmin(ReadOnlyAdmin):
     """Shown as "Review queue" in the compliance section; its list is the queue, not the assignment rows."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_urls(self):
         item = self.admin_site.admin_view(self.item_view)

@@ -66,10 +66,15 @@ def held_payouts(filters: Filters) -> QuerySet[Payout]:
         queryset = queryset.filter(hold_reasons__contains=[filters.reason])
     elif filters.reason is not None:
         return queryset.none()
+    return _merchant_and_assignee(queryset, PAYOUT, filters)
+
+
+def _merchant_and_assignee(queryset: QuerySet, kind: str, filters: Filters) -> QuerySet:
+    """The filters both kinds share: one merchant, and the items taken by one analyst."""
     if filters.merchant_id is not None:
         queryset = queryset.filter(merchant_id=filters.merchant_id)
     if filters.assignee_id is not None:
-        taken = Assignment.objects.filter(kind=PAYOUT, assignee_id=filters.assignee_id).values("object_id")
+        taken = Assignment.objects.filter(kind=kind, assignee_id=filters.assignee_id).values("object_id")
         queryset = queryset.filter(pk__in=taken)
     return queryset
 
@@ -78,12 +83,7 @@ def flagged_accounts(filters: Filters) -> QuerySet[BankAccount]:
     queryset = BankAccount.objects.filter(needs_review=True)
     if filters.reason not in (None, ACCOUNT_REASON):
         return queryset.none()
-    if filters.merchant_id is not None:
-        queryset = queryset.filter(merchant_id=filters.merchant_id)
-    if filters.assignee_id is not None:
-        taken = Assignment.objects.filter(kind=ACCOUNT, assignee_id=filters.assignee_id).values("object_id")
-        queryset = queryset.filter(pk__in=taken)
-    return queryset
+    return _merchant_and_assignee(queryset, ACCOUNT, filters)
 
 
 def queue_page(filters: Filters, *, after: tuple[int, int] = (0, 0), size: int = 50) -> QueuePage:
