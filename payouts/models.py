@@ -130,6 +130,22 @@ class PayoutEvent(models.Model):
         return f"{self.from_status or 'new'} → {self.to_status}"
 
 
+class VelocityHour(models.Model):
+    """A customer's payouts created in one hour (UTC), failed and canceled ones given back: the velocity hold
+    (payouts.holds) sums the last 24 hours from at most 25 of these rows, whatever the customer's volume.
+    Written in the payout's own write batch and by the transition that ends it; rows past the window are
+    deleted by `manage.py purge_velocity_hours`."""
+
+    pk = models.CompositePrimaryKey("customer_public_id", "hour")
+    customer_public_id = models.CharField(max_length=40)
+    hour = models.DateTimeField()
+    # A sum of payouts: room for many of the largest.
+    amount = models.DecimalField(max_digits=AMOUNT_DIGITS + 6, decimal_places=AMOUNT_PLACES)
+
+    def __str__(self) -> str:
+        return f"{self.customer_public_id} {self.hour:%Y-%m-%d %H}h {self.amount}"
+
+
 class PayoutApproval(models.Model):
     """One analyst's approval of a held payout. At or above COMPLIANCE_FOUR_EYES_AMOUNT the first is recorded
     here and the payout stays held; the second, by someone else, releases it (payouts.services)."""

@@ -313,6 +313,7 @@ def payout_create(
             scope=scope, customer_public_id=target.customer_public_id, amount=amount, at=payout.created_at
         )
         db.insert(payout)
+        holds.velocity_count(customer_public_id=target.customer_public_id, amount=amount, at=payout.created_at)
         shown = payout_to_dict(payout)
         event_record(scope=scope, type="payout.created", obj=shown)
         if hold_reasons:
@@ -449,6 +450,7 @@ def _move(
         Payout.objects.filter(pk__in=pks, status=from_status).update(**changes)
     if to_status in RELEASES_LIMITS:  # ended without money leaving: its amount counts no more
         limits.limits_release(payouts=payouts)
+        holds.velocity_release(payouts=payouts)
     PayoutEvent.objects.bulk_create(
         [
             PayoutEvent(payout=p, from_status=from_status, to_status=to_status, reason=reason, created_at=now)

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
+from django.db.models import F
 from django.utils import timezone
 
 from audit.selectors import history
@@ -17,7 +18,7 @@ from customers.models import BankAccount, Customer
 from customers.services import customer_verification_set
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT, make_cbu
 from merchants.models import Merchant
-from payouts.models import Payout, PayoutApproval, PayoutEvent, SandboxTransfer
+from payouts.models import Payout, PayoutApproval, PayoutEvent, SandboxTransfer, VelocityHour
 from payouts.services import (
     NotPermittedToDecide,
     PayoutNotHeld,
@@ -145,8 +146,9 @@ def test_velocity_counts_the_last_24_hours_but_not_failed_or_canceled(api, payee
     api.post(f"/payouts/{first['payoutId']}/cancel")
     api.post(f"/payouts/{second['payoutId']}/cancel")
     assert pay(api, "1000.00", customerId=payee["customerId"])["status"] == "pending"
-    yesterday = timezone.now() - timedelta(hours=25)
-    Payout.objects.filter(customer_public_id=payee["customerId"]).update(created_at=yesterday)
+    a_day_ago = timedelta(hours=25)  # the customer's payouts, and their hourly totals, moved back a day
+    Payout.objects.filter(customer_public_id=payee["customerId"]).update(created_at=F("created_at") - a_day_ago)
+    VelocityHour.objects.filter(customer_public_id=payee["customerId"]).update(hour=F("hour") - a_day_ago)
     assert pay(api, "900.00", customerId=payee["customerId"])["status"] == "pending"
     by_id = pay(api, "200.00", customerId=payee["customerId"], bankAccountId=payee["account"]["bankAccountId"])
     assert by_id["holdReasons"] == ["velocity_exceeded"]
