@@ -281,18 +281,22 @@ def run_wrk(
             '  io.write(string.format("errors %d %d\\n", summary.errors.status, summary.requests))\n'
             "end\n"
         )
-    roots = cpu_of or []
-    before = cpu_seconds([pid for root in roots for pid in descendants(root)])
+    trees = {root: descendants(root) for root in cpu_of or []}
+    before = cpu_seconds([pid for pids in trees.values() for pid in pids])
     output = subprocess.run([*command, "-s", script.name, url], capture_output=True, text=True, check=True).stdout
-    after = cpu_seconds([pid for root in roots for pid in descendants(root)])
+    after = cpu_seconds([pid for pids in trees.values() for pid in pids])
     os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     latency = {p: float(v) * UNITS[u] for p, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", output)}
     bad, total = map(int, re.search(r"errors (\d+) (\d+)", output).groups())
     if bad:
         sys.exit(f"{url}: {bad} of {total} responses were not 2xx/3xx")
-    cpu_ms = sum(used - before.get(pid, 0.0) for pid, used in after.items()) * 1000 / total if roots else None
-    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"], "cpu_ms": cpu_ms}
+    # Per root (the server's tree, PostgreSQL's) and in all; a process started during the run is left out.
+    cpu_by_root = [
+        sum(after[pid] - before.get(pid, 0.0) for pid in pids if pid in after) * 1000 / total for pids in trees.values()
+    ]
+    cpu_ms = sum(cpu_by_root) if trees else None
+    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"], "cpu_ms": cpu_ms, "cpu_by_root": cpu_by_root}
 
 
 def load_parser(description: str) -> argparse.ArgumentParser:
@@ -426,9 +430,12 @@ def print_versus(results: dict[str, list[dict]], baseline: str) -> None:
     processes), and the median of the per-round ratios (rounds are interleaved, so a neighbour's load lands
     on both sides of a round alike). CPU per request is given as baseline's over this one's (above 1:
     cheaper): on a saturated machine throughput is cores over CPU per request, and a busy neighbour moves
-    it less than it moves req/s."""
+    it less than it moves req/s. Where each run measured two trees (cpu_of: the server, then PostgreSQL),
+    their medians are shown apart too: where a difference is spent."""
     base_runs = results[baseline]
-    print(f"\n{'scenario':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs base':>8} {'CPU ms':>8} {'vs base':>8}")
+    split = all(len(r.get("cpu_by_root", [])) == 2 for runs in results.values() for r in runs)
+    header = f"\n{'scenario':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs base':>8} {'CPU ms':>8} {'vs base':>8}"
+    print(header + (f" {'app ms':>8} {'db ms':>8}" if split else ""))
     for name, runs in results.items():
         rps = statistics.median(r["rps"] for r in runs)
         p50 = statistics.median(r["p50_ms"] for r in runs)
@@ -436,7 +443,11 @@ def print_versus(results: dict[str, list[dict]], baseline: str) -> None:
         cpu = statistics.median(r["cpu_ms"] for r in runs)
         rps_ratio = statistics.median(r["rps"] / b["rps"] for r, b in zip(runs, base_runs, strict=True))
         cpu_ratio = statistics.median(b["cpu_ms"] / r["cpu_ms"] for r, b in zip(runs, base_runs, strict=True))
-        print(f"{name:<18} {rps:>8.0f} {p50:>8.2f} {p99:>8.2f} {rps_ratio:>8.2f} {cpu:>8.3f} {cpu_ratio:>8.2f}")
+        line = f"{name:<18} {rps:>8.0f} {p50:>8.2f} {p99:>8.2f} {rps_ratio:>8.2f} {cpu:>8.3f} {cpu_ratio:>8.2f}"
+        if split:  # CPU per request in the server's processes and in PostgreSQL's, apart
+            app, database = (statistics.median(r["cpu_by_root"][i] for r in runs) for i in (0, 1))
+            line += f" {app:>8.3f} {database:>8.3f}"
+        print(line)
 
 
 if __name__ == "__main__":
