@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from core import db
 from customers import review
@@ -131,20 +131,47 @@ def velocity_release(*, payouts: list) -> None:
 
 
 def velocity_purge(*, before: datetime) -> int:
-    """Delete the hourly totals of hours before `before` (none of them is read once the window passed)."""
-    deleted, _ = VelocityHour.objects.filter(hour__lt=velocity_hour(before)).delete()
+    """Delete the hourly totals of hours that ended an hour or more before `before` (the window's start):
+    one hour kept past the window, for a request that took its window's start a moment before the purge,
+    or on a host whose clock is behind."""
+    deleted, _ = VelocityHour.objects.filter(hour__lt=velocity_hour(before) - timedelta(hours=1)).delete()
     return deleted
+
+
+# The totals of every hour from the one containing %s on, recomputed from the payouts: after a deploy (a
+# previous release's servers created and ended payouts without them) or to repair. The lock makes the
+# payouts' writes that touch totals wait, or be waited for: a transaction that already added to or gave
+# back from a total commits first (and its payout is in the recount); one that has not yet does so after
+# the recount, which did not see its uncommitted payout. Used by migration 0009 and rebuild_velocity_hours.
+REBUILD = """
+LOCK TABLE payouts_velocityhour IN SHARE ROW EXCLUSIVE MODE;
+DELETE FROM payouts_velocityhour WHERE hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC');
+INSERT INTO payouts_velocityhour (customer_public_id, hour, amount)
+SELECT customer_public_id, date_trunc('hour', created_at, 'UTC'), sum(amount)
+  FROM payouts_payout
+ WHERE customer_public_id IS NOT NULL AND created_at >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+   AND status NOT IN ('failed', 'canceled')
+ GROUP BY 1, 2;
+"""
+REBUILD_HOURS = VELOCITY_WINDOW + timedelta(hours=1)  # the window, and the hour the purge keeps past it
+
+
+def velocity_rebuild(*, now: datetime) -> None:
+    """Recompute the totals of the last REBUILD_HOURS from the payouts (REBUILD), in one transaction."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(REBUILD, {"since": now - REBUILD_HOURS})
 
 
 # The facts of a customer's account that cost more than a column: the merchant's own threshold, whether
 # another of the customer's accounts is flagged, the customer's last 24 hours of payouts (not read when its
 # last_out says it had none). A PL/pgSQL function for its cached plans: as subqueries of DEFAULT_ACCOUNT,
 # planning them cost POST /payouts about 0.1 ms on every request. Installed by a migration (payouts 0007,
-# then 0010 for the hourly totals): a later change to it needs a migration that runs INSTALL again.
+# then 0009 for the hourly totals): a later change to it needs a migration that runs INSTALL again.
 #
 # The last 24 hours from the customer's hourly totals (VelocityHour, at most 25 rows): the whole hours after
 # the window's first, plus, only when that first hour has payouts, that hour's payouts from the window's
-# start, read exactly. Summing every payout of the 24 hours cost a busy payee milliseconds on each payout.
+# start, read exactly: about a 24th of the payouts the old sum read (every payout of the 24 hours, which cost
+# a busy payee milliseconds on each payout).
 INSTALL = """
 CREATE OR REPLACE FUNCTION payouts_hold_facts(
     p_merchant_id bigint, p_customer_id bigint, p_customer_public_id text, p_account_id bigint,

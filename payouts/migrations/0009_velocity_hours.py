@@ -1,24 +1,24 @@
 """The velocity hold's hourly totals (payouts.models.VelocityHour), filled from the last 25 hours of payouts,
 and payouts_hold_facts reading them (payouts/holds.py INSTALL).
 
-Payouts created by the previous release between this backfill and the new release serving are not in the
-totals: for their 24 hours the velocity hold at creation may see less than was paid, and the claim's exact
-re-check (payouts.holds.held_at_claim, which sums the payouts themselves) is what holds them then."""
+While the previous release still serves, its servers and workers create and end payouts without touching
+the totals: run `manage.py rebuild_velocity_hours` once the new release serves everywhere (README,
+"Production"). Until then the claim's exact re-check (payouts.holds.held_at_claim, which sums the payouts
+themselves) still holds what creation missed."""
 
 from importlib import import_module
 
 from django.db import migrations, models
+from django.utils import timezone
 
-from payouts.holds import INSTALL
+from payouts.holds import INSTALL, REBUILD, REBUILD_HOURS
 
-BACKFILL = """
-INSERT INTO payouts_velocityhour (customer_public_id, hour, amount)
-SELECT customer_public_id, date_trunc('hour', created_at, 'UTC'), sum(amount)
-  FROM payouts_payout
- WHERE customer_public_id IS NOT NULL AND created_at >= now() - interval '25 hours'
-   AND status NOT IN ('failed', 'canceled')
- GROUP BY 1, 2
-"""
+
+
+def fill_totals(apps, schema_editor) -> None:
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(REBUILD, {"since": timezone.now() - REBUILD_HOURS})
+
 
 # 0007's function, which summed the payouts themselves (what `migrate payouts 0008` goes back to).
 PREVIOUS_INSTALL = import_module("payouts.migrations.0007_hold_facts_function").INSTALL
@@ -44,6 +44,6 @@ class Migration(migrations.Migration):
                 ("amount", models.DecimalField(decimal_places=2, max_digits=20)),
             ],
         ),
-        migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
+        migrations.RunPython(fill_totals, migrations.RunPython.noop),
         migrations.RunSQL(INSTALL, PREVIOUS_INSTALL),
     ]

@@ -3,7 +3,6 @@ write that creates or ends a payout, and read into exactly the last 24 hours (pa
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from importlib import import_module
 from io import StringIO
 
 import pytest
@@ -11,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from compliance.roles import ANALYST, sync_roles
@@ -23,7 +23,6 @@ from payouts.rails import SANDBOX_FAILURES
 from payouts.services import payout_reject
 from testsupport.api import ApiClient, make_merchant, run_at_once
 
-BACKFILL = import_module("payouts.migrations.0009_velocity_hours").BACKFILL
 FAILING_NUMBER = next(iter(SANDBOX_FAILURES))
 
 
@@ -49,10 +48,12 @@ def hourly_totals() -> dict[tuple[str, datetime], Decimal]:
 
 
 def totals_from_payouts() -> dict[tuple[str, datetime], Decimal]:
-    """What they must be: every saved customer's payouts per hour, failed and canceled aside."""
-    with connection.cursor() as cursor:
-        cursor.execute(BACKFILL.replace("INSERT INTO payouts_velocityhour (customer_public_id, hour, amount)", ""))
-        return {(customer, hour): amount for customer, hour, amount in cursor.fetchall()}
+    """What they must be: every saved customer's payouts per hour (UTC), failed and canceled aside."""
+    totals: dict[tuple[str, datetime], Decimal] = {}
+    for payout in Payout.objects.exclude(customer_public_id=None).exclude(status__in=["failed", "canceled"]):
+        key = (payout.customer_public_id, payout.created_at.astimezone(UTC).replace(minute=0, second=0))
+        totals[key] = totals.get(key, Decimal("0")) + payout.amount
+    return totals
 
 
 def customer_with_account(api, name: str, number: str | None = None) -> str:
@@ -73,6 +74,7 @@ def test_the_hourly_totals_stay_the_sum_of_the_payouts_through_every_ending(api,
     assert api.post(f"/payouts/{canceled['payoutId']}/cancel").status_code == 200
     pay(api, "30.00", customerId=beto)  # the rail fails it
     stopped = pay(api, "40.00", customerId=carla)
+    pay(api, "45.00", customerId=carla)  # two of one customer's payouts in one hour, given back together
     pay(api, "7.00", destinationCbu=make_cbu(account="1000000000009"))  # a one-off: no customer, no total
     settings.COMPLIANCE_HOLD_AMOUNT = "500.00"
     held = pay(api, "500.00", customerId=ana)
@@ -88,7 +90,7 @@ def test_the_hourly_totals_stay_the_sum_of_the_payouts_through_every_ending(api,
     statuses = dict(Payout.objects.values_list("public_id", "status"))
     assert (statuses[kept["payoutId"]], statuses[stopped["payoutId"]]) == ("paid", "failed")
     assert sorted(Payout.objects.values_list("status", flat=True)) == [
-        "canceled", "failed", "failed", "failed", "paid", "paid"
+        "canceled", "failed", "failed", "failed", "failed", "paid", "paid"
     ]  # fmt: skip
     assert hourly_totals() == totals_from_payouts()
     assert sum(hourly_totals().values()) == Decimal("100.00")
@@ -151,19 +153,47 @@ def test_the_window_counts_exactly_the_payouts_since_its_start(api, since_minute
             created_at=T + timedelta(minutes=minutes), status=status
         )
     VelocityHour.objects.all().delete()
-    with connection.cursor() as cursor:
-        cursor.execute(BACKFILL.replace("now() - interval '25 hours'", "'-infinity'"))
+    holds.velocity_rebuild(now=T + holds.REBUILD_HOURS)  # the totals from T on, as the migration fills them
     assert recent_total(payee, T + timedelta(minutes=since_minutes)) == Decimal(expected)
 
 
 @pytest.mark.django_db
-def test_the_purge_deletes_the_hours_the_window_has_left(api):
+def test_a_payout_gives_back_to_the_hour_it_was_created_in(api):
+    payee = customer_with_account(api, "Two hours ago")
+    early = pay(api, "30.00", customerId=payee)
+    two_hours = timedelta(hours=2)  # the early payout, and its total, moved back two hours
+    Payout.objects.filter(public_id=early["payoutId"]).update(created_at=F("created_at") - two_hours)
+    VelocityHour.objects.update(hour=F("hour") - two_hours)
+    later = pay(api, "5.00", customerId=payee)
+    pay(api, "5.00", customerId=payee)
+    assert api.post(f"/payouts/{early['payoutId']}/cancel").status_code == 200
+    assert api.post(f"/payouts/{later['payoutId']}/cancel").status_code == 200
+    assert hourly_totals() == totals_from_payouts()
+    assert list(hourly_totals().values()) == [Decimal("5.00")]
+
+
+@pytest.mark.django_db
+def test_the_purge_keeps_the_windows_first_hour_and_one_more(api):
     payee = customer_with_account(api, "Old and new")
     pay(api, "10.00", customerId=payee)
-    now = timezone.now()
-    VelocityHour.objects.create(customer_public_id=payee, hour=holds.velocity_hour(now - timedelta(hours=26)), amount=5)
-    VelocityHour.objects.create(customer_public_id=payee, hour=holds.velocity_hour(now - timedelta(hours=23)), amount=6)
+    first = holds.velocity_hour(timezone.now() - holds.VELOCITY_WINDOW)
+    for hours_before, amount in ((0, 1), (1, 2), (2, 3), (30, 4)):
+        VelocityHour.objects.create(customer_public_id=payee, hour=first - timedelta(hours=hours_before), amount=amount)
     out = StringIO()
     call_command("purge_velocity_hours", stdout=out)
-    assert out.getvalue().strip() == "deleted 1 hourly totals"
-    assert sorted(VelocityHour.objects.values_list("amount", flat=True)) == [Decimal("6.00"), Decimal("10.00")]
+    assert out.getvalue().strip() == "deleted 2 hourly totals"
+    assert sorted(VelocityHour.objects.values_list("amount", flat=True)) == [1, 2, 10]
+
+
+@pytest.mark.django_db
+def test_the_rebuild_makes_the_totals_of_the_last_25_hours_the_payouts_again(api):
+    ana, beto = customer_with_account(api, "Ana"), customer_with_account(api, "Beto")
+    pay(api, "10.00", customerId=ana)
+    pay(api, "20.00", customerId=beto)
+    expected = totals_from_payouts()
+    VelocityHour.objects.filter(customer_public_id=ana).update(amount=Decimal("999.00"))  # gave nothing back
+    VelocityHour.objects.filter(customer_public_id=beto).delete()  # created by a release without totals
+    long_ago = holds.velocity_hour(timezone.now() - timedelta(hours=40))
+    VelocityHour.objects.create(customer_public_id=ana, hour=long_ago, amount=7)  # out of reach: kept
+    call_command("rebuild_velocity_hours", stdout=StringIO())
+    assert hourly_totals() == expected | {(ana, long_ago): Decimal("7.00")}
