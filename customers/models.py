@@ -204,6 +204,13 @@ class BankAccount(models.Model):
             models.CheckConstraint(
                 condition=models.Q(account_type__in=["checking", "savings"]), name="bank_account_type_valid"
             ),
+            # A flagged account has the time it was flagged, an unflagged one none (the trigger keeps it so;
+            # this says so where a write with triggers off, a replica's, could break it).
+            models.CheckConstraint(
+                condition=models.Q(needs_review=True, flagged_at__isnull=False)
+                | models.Q(needs_review=False, flagged_at__isnull=True),
+                name="bank_account_flagged_at_with_flag",
+            ),
             models.CheckConstraint(
                 condition=models.Q(account_number_ciphertext="", account_number_fingerprint="", account_number_last4="")
                 | (~models.Q(account_number_ciphertext="") & ~models.Q(account_number_fingerprint="")),

@@ -1,8 +1,9 @@
 """BankAccount.flagged_at: when an account became flagged for review, the review queue's age and order.
 The column (nullable: adding it rewrites nothing), in the audit trail too; its value for the accounts
 flagged now; and the trigger that sets it from now on, whatever flags an account (customers.review,
-FLAGGED_AT_INSTALL), installed last, after the backfill (it would undo the backfill's writes). One
-transaction: no account is flagged between the backfill and the trigger. The queue's index: 0013."""
+FLAGGED_AT_INSTALL), installed after the backfill (it would undo the backfill's writes); and a CHECK that
+a flagged account has a time and an unflagged one none, NOT VALID. One transaction: no account is flagged
+between the backfill and the trigger. The queue's index and the CHECK's validation: 0013."""
 
 import pgtrigger.compiler
 import pgtrigger.migrations
@@ -72,4 +73,29 @@ class Migration(migrations.Migration):
             trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "customers_bankaccounthistory" ("account_kind", "account_number_key_id", "account_number_last4", "account_type", "country", "created_at", "currency", "customer_id", "details_changed_at", "disabled_at", "entity_code", "flagged_at", "holder_name", "id", "livemode", "merchant_id", "metadata", "needs_review", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "public_id", "rail", "review_reason", "status") SELECT old_values."account_kind", old_values."account_number_key_id", old_values."account_number_last4", old_values."account_type", old_values."country", old_values."created_at", old_values."currency", old_values."customer_id", old_values."details_changed_at", old_values."disabled_at", old_values."entity_code", old_values."flagged_at", old_values."holder_name", old_values."id", old_values."livemode", old_values."merchant_id", old_values."metadata", old_values."needs_review", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."public_id", old_values."rail", old_values."review_reason", old_values."status" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;', hash='619c4a48595b6dc78a9ff6df16980a381b42d122', level='STATEMENT', operation='DELETE', pgid='pgtrigger_delete_delete_4c3c4', referencing='REFERENCING OLD TABLE AS old_values ', table='customers_bankaccount', when='AFTER')),
         ),
         migrations.RunPython(install_flagged_at, uninstall_flagged_at),
+        # NOT VALID: only rows written from now on are checked, and the table is not scanned under this
+        # transaction's ACCESS EXCLUSIVE lock; 0013 validates it without blocking writes.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    'ALTER TABLE "customers_bankaccount" ADD CONSTRAINT "bank_account_flagged_at_with_flag" CHECK'
+                    ' (("needs_review" AND "flagged_at" IS NOT NULL) OR (NOT "needs_review" AND "flagged_at" IS NULL))'
+                    " NOT VALID;",
+                    'ALTER TABLE "customers_bankaccount" DROP CONSTRAINT "bank_account_flagged_at_with_flag";',
+                ),
+            ],
+            state_operations=[
+                migrations.AddConstraint(
+                    model_name="bankaccount",
+                    constraint=models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("flagged_at__isnull", False), ("needs_review", True)),
+                            models.Q(("flagged_at__isnull", True), ("needs_review", False)),
+                            _connector="OR",
+                        ),
+                        name="bank_account_flagged_at_with_flag",
+                    ),
+                ),
+            ],
+        ),
     ]

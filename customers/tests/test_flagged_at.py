@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from customers import review
@@ -157,3 +157,16 @@ def test_a_write_of_flagged_at_itself_is_undone_by_the_database(api, create_cust
     BankAccount.objects.filter(public_id=shared["bankAccountId"]).update(needs_review=False, review_reason="")
     BankAccount.objects.filter(public_id=shared["bankAccountId"]).update(flagged_at=YEAR_AGO)
     assert stored(shared["bankAccountId"]).flagged_at is None
+
+
+def test_the_database_refuses_a_flag_without_its_time_even_with_triggers_off(api, create_customer):
+    first, second = create_customer(), create_customer()
+    body = api.post(f"/customers/{first['customerId']}/bank-accounts", DOC_BANK_ACCOUNT).json()
+    api.post(f"/customers/{second['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)
+    with pytest.raises(IntegrityError, match="bank_account_flagged_at_with_flag"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")  # as a replica writes: no triggers
+            cursor.execute(
+                "UPDATE customers_bankaccount SET flagged_at = NULL WHERE public_id = %s", [body["bankAccountId"]]
+            )
+    assert stored(body["bankAccountId"]).flagged_at is not None
