@@ -4,6 +4,7 @@ the services that own them: payouts.services (approve/reject a held payout), cus
 reject a customer, clear an account's review flag)."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -36,11 +37,30 @@ def _id(value: str | None) -> int | None:
     return int(value)
 
 
-def _cursor(token: str | None) -> tuple[int, int]:
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _cursor(token: str | None) -> queue.Cursor:
+    """`after=<payout id>.<account flagged_at, µs since 1970>.<account id>` (queue.Cursor); anything else,
+    a time past year 9999 included, is no cursor: the first page."""
     parts = [_id(part) for part in (token or "").split(".")]
-    if len(parts) != 2 or None in parts:
-        return 0, 0
-    return parts[0], parts[1]
+    if len(parts) != 3 or None in parts:
+        return queue.START
+    payout_id, micros, account_id = parts
+    if not account_id:
+        return queue.Cursor(payout_id)
+    try:
+        flagged_at = EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        return queue.START
+    return queue.Cursor(payout_id, flagged_at, account_id)
+
+
+def _token(cursor: queue.Cursor) -> str:
+    micros = 0
+    if cursor.account_flagged_at is not None:
+        micros = (cursor.account_flagged_at - EPOCH) // timedelta(microseconds=1)
+    return f"{cursor.payout_id}.{micros}.{cursor.account_id}"
 
 
 @admin.register(Assignment)
@@ -65,7 +85,7 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
         base.pop("after", None)
         next_query = None
         if page.next_cursor is not None:
-            base["after"] = f"{page.next_cursor[0]}.{page.next_cursor[1]}"
+            base["after"] = _token(page.next_cursor)
             next_query = base.urlencode()
         context = {
             **self.admin_site.each_context(request),

@@ -3,18 +3,21 @@
 Two kinds of items, each read off a partial index of only what is waiting, so a page costs the same with a
 million payouts as with a hundred:
 - held payouts (payouts.holds), index payout_held_queue (id, where status = 'held');
-- bank accounts flagged for review (customers.review), index bank_account_needs_review (where
-  needs_review). A customer is "flagged for review" through its flagged accounts: its item is the account's,
-  and the page offers the customer's verify/reject beside clearing the account's flag.
+- bank accounts flagged for review (customers.review), index bank_account_review_queue ((flagged_at, id),
+  where needs_review). A customer is "flagged for review" through its flagged accounts: its item is the
+  account's, and the page offers the customer's verify/reject beside clearing the account's flag.
 
-Oldest first: by id within each kind (ids grow with creation), the two merged by creation time. A page is
-read by keyset: one cursor per kind (the last id shown of each), never OFFSET.
+Oldest first, by when each started waiting: a held payout since it was created (by id, ids grow with
+creation), a flagged account since it was flagged (flagged_at, then id: an account made a year ago and
+flagged today waits since today); the two merged by that time. A page is read by keyset: one cursor per
+kind (the last payout's id; the last account's flagged_at and id), never OFFSET.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from compliance.models import Assignment
@@ -35,11 +38,24 @@ class Filters:
     assignee_id: int | None = None  # only items this staff member took
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: after this held payout (by id) and after this flagged account (by flagged_at,
+    then id); account_flagged_at None: from the first account."""
+
+    payout_id: int = 0
+    account_flagged_at: datetime | None = None
+    account_id: int = 0
+
+
+START = Cursor()
+
+
 @dataclass
 class Item:
     kind: str
     pk: int
-    created_at: datetime
+    waiting_since: datetime  # a payout's creation, an account's flagging
     merchant_name: str
     merchant_id: int
     reasons: list[str]
@@ -50,13 +66,13 @@ class Item:
 
     @property
     def age(self):
-        return timezone.now() - self.created_at
+        return timezone.now() - self.waiting_since
 
 
 @dataclass(frozen=True)
 class QueuePage:
     items: list[Item]
-    next_cursor: tuple[int, int] | None  # (last payout id, last account id) to read the next page from
+    next_cursor: Cursor | None  # the last item shown of each kind, to read the next page from
     counts: dict[str, str]
 
 
@@ -86,13 +102,12 @@ def flagged_accounts(filters: Filters) -> QuerySet[BankAccount]:
     return _merchant_and_assignee(queryset, ACCOUNT, filters)
 
 
-def queue_page(filters: Filters, *, after: tuple[int, int] = (0, 0), size: int = 50) -> QueuePage:
+def queue_page(filters: Filters, *, after: Cursor = START, size: int = 50) -> QueuePage:
     """One page of the queue after the cursor: at most size + 1 rows of each kind read (by index order),
-    merged by creation time; the merchants' names, assignees joined in one query each."""
-    after_payout, after_account = after
+    merged by when each started waiting; the merchants' names, assignees joined in one query each."""
     payouts = list(
         held_payouts(filters)
-        .filter(pk__gt=after_payout)
+        .filter(pk__gt=after.payout_id)
         .order_by("id")
         .select_related("merchant")
         .only(
@@ -106,14 +121,15 @@ def queue_page(filters: Filters, *, after: tuple[int, int] = (0, 0), size: int =
             "merchant__name",
         )[: size + 1]
     )
+    accounts = flagged_accounts(filters)
+    if after.account_flagged_at is not None:
+        accounts = accounts.filter(_accounts_after(after.account_flagged_at, after.account_id))
     accounts = list(
-        flagged_accounts(filters)
-        .filter(pk__gt=after_account)
-        .order_by("id")
+        accounts.order_by("flagged_at", "id")
         .select_related("merchant", "customer")
         .only(
             "id",
-            "created_at",
+            "flagged_at",
             "review_reason",
             "public_id",
             "account_number_last4",
@@ -124,21 +140,36 @@ def queue_page(filters: Filters, *, after: tuple[int, int] = (0, 0), size: int =
     )
     items = sorted(
         [_payout_item(p) for p in payouts] + [_account_item(a) for a in accounts],
-        key=lambda item: (item.created_at, item.kind, item.pk),
+        key=lambda item: (item.waiting_since, item.kind, item.pk),
     )
     more = len(items) > size
     items = items[:size]
     _with_assignees(items)
-    last_payout = max((i.pk for i in items if i.kind == PAYOUT), default=after_payout)
-    last_account = max((i.pk for i in items if i.kind == ACCOUNT), default=after_account)
-    return QueuePage(items, (last_payout, last_account) if more else None, _counts(filters))
+    last_payout = max((i.pk for i in items if i.kind == PAYOUT), default=after.payout_id)
+    last_account = max(
+        ((i.waiting_since, i.pk) for i in items if i.kind == ACCOUNT),
+        default=(after.account_flagged_at, after.account_id),
+    )
+    return QueuePage(items, Cursor(last_payout, *last_account) if more else None, _counts(filters))
+
+
+def _accounts_after(flagged_at: datetime, pk: int) -> RawSQL:
+    """(flagged_at, id) > (cursor's): a row comparison, which the index (flagged_at, id) reads as one range
+    from the cursor on. The ORM's (a > x OR (a = x AND b > y)) leaves the second half to a filter, which
+    reads past every account of an earlier page flagged at the same time (an import batch flags thousands
+    in one statement)."""
+    return RawSQL(
+        '("customers_bankaccount"."flagged_at", "customers_bankaccount"."id") > (%s, %s)',
+        (flagged_at, pk),
+        output_field=BooleanField(),
+    )
 
 
 def _payout_item(payout: Payout) -> Item:
     return Item(
         kind=PAYOUT,
         pk=payout.pk,
-        created_at=payout.created_at,
+        waiting_since=payout.created_at,
         merchant_name=payout.merchant.name,
         merchant_id=payout.merchant_id,
         reasons=list(payout.hold_reasons),
@@ -152,7 +183,7 @@ def _account_item(account: BankAccount) -> Item:
     return Item(
         kind=ACCOUNT,
         pk=account.pk,
-        created_at=account.created_at,
+        waiting_since=account.flagged_at,
         merchant_name=account.merchant.name,
         merchant_id=account.merchant_id,
         reasons=[reason for reason in account.review_reason.split("; ") if reason],

@@ -153,6 +153,9 @@ class BankAccount(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     needs_review = models.BooleanField(default=False)
     review_reason = models.CharField(max_length=200, blank=True, default="")
+    # When needs_review last became true (NULL while it is false): the review queue's age and order. The
+    # database's to set, whatever writes the flag: a trigger (customers.review.FLAGGED_AT_INSTALL).
+    flagged_at = models.DateTimeField(null=True, blank=True, editable=False)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=now_to_the_second, editable=False)
     # When the number or the holder was last set: a large payout soon after is flagged for review.
@@ -181,6 +184,10 @@ class BankAccount(models.Model):
                 name="bank_account_needs_review",
                 condition=models.Q(needs_review=True),
             ),
+            # The review queue (compliance.queue): flagged accounts by when they were flagged, keyset pages.
+            models.Index(
+                fields=["flagged_at", "id"], name="bank_account_review_queue", condition=models.Q(needs_review=True)
+            ),
             BrinIndex(fields=["created_at"], name="bank_account_created_brin"),
         ]
         constraints = [
@@ -196,6 +203,13 @@ class BankAccount(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(account_type__in=["checking", "savings"]), name="bank_account_type_valid"
+            ),
+            # A flagged account has the time it was flagged, an unflagged one none (the trigger keeps it so;
+            # this says so where a write with triggers off, a replica's, could break it).
+            models.CheckConstraint(
+                condition=models.Q(needs_review=True, flagged_at__isnull=False)
+                | models.Q(needs_review=False, flagged_at__isnull=True),
+                name="bank_account_flagged_at_with_flag",
             ),
             models.CheckConstraint(
                 condition=models.Q(account_number_ciphertext="", account_number_fingerprint="", account_number_last4="")

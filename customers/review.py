@@ -15,8 +15,14 @@ whole bounded by the column (200 characters: what does not fit is cut). That one
 reasons (an account's first reason, set when it is made, is one of the fixed sentences here, all shorter
 than the column).
 
-The functions' SQL lives here only: migration 0007 installs `INSTALL` (a later change to it needs a
-migration that runs it again; customers/tests/test_review.py checks that the database runs this text).
+When an account was flagged (`flagged_at`, the review queue's age and order) is the database's to say, by
+a trigger (`FLAGGED_AT_INSTALL`): whichever of the paths above sets needs_review, and however (the ORM, SQL,
+the function below, the importer's INSERT … SELECT), the row gets the time it became flagged; another reason
+keeps it; clearing the flag clears it.
+
+The functions' SQL lives here only: migration 0007 installs `INSTALL`, 0012 `FLAGGED_AT_INSTALL` (a later
+change to either needs a migration that runs it again; customers/tests/test_review.py checks that the
+database runs this text).
 """
 
 from datetime import datetime, timedelta
@@ -179,4 +185,38 @@ $$;
 UNINSTALL = """
 DROP FUNCTION IF EXISTS customers_flag_shared_numbers(bigint, boolean, text[], text, bigint, bigint);
 DROP FUNCTION IF EXISTS customers_review_reasons_add(text, text);
+"""
+
+# When needs_review becomes true (inserted so, or updated from false), flagged_at is the statement's time;
+# while it stays true, flagged_at stays (a write of another value, say a stale instance's save(), is undone);
+# when it becomes false, flagged_at is NULL. Row triggers with WHEN clauses, so a row whose flag does not
+# change calls no function: an import batch's unflagged rows (nearly all) pay one boolean test each, an
+# update that leaves the flag alone (another reason added) nothing. statement_timestamp(), not now(): each
+# flagging statement of a long transaction (a payout's write batch, a test) gets its own time.
+FLAGGED_AT_INSTALL = """
+CREATE OR REPLACE FUNCTION customers_bank_account_flagged_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT NEW.needs_review THEN
+        NEW.flagged_at := NULL;
+    ELSIF TG_OP = 'INSERT' OR NOT OLD.needs_review THEN
+        NEW.flagged_at := statement_timestamp();
+    ELSE
+        NEW.flagged_at := OLD.flagged_at;
+    END IF;
+    RETURN NEW;
+END
+$$;
+DROP TRIGGER IF EXISTS bank_account_flagged_at_insert ON customers_bankaccount;
+CREATE TRIGGER bank_account_flagged_at_insert BEFORE INSERT ON customers_bankaccount FOR EACH ROW
+    WHEN (NEW.needs_review OR NEW.flagged_at IS NOT NULL) EXECUTE FUNCTION customers_bank_account_flagged_at();
+DROP TRIGGER IF EXISTS bank_account_flagged_at_update ON customers_bankaccount;
+CREATE TRIGGER bank_account_flagged_at_update BEFORE UPDATE OF needs_review, flagged_at ON customers_bankaccount
+    FOR EACH ROW
+    WHEN (NEW.needs_review IS DISTINCT FROM OLD.needs_review OR NEW.flagged_at IS DISTINCT FROM OLD.flagged_at)
+    EXECUTE FUNCTION customers_bank_account_flagged_at();
+"""
+FLAGGED_AT_UNINSTALL = """
+DROP TRIGGER IF EXISTS bank_account_flagged_at_insert ON customers_bankaccount;
+DROP TRIGGER IF EXISTS bank_account_flagged_at_update ON customers_bankaccount;
+DROP FUNCTION IF EXISTS customers_bank_account_flagged_at();
 """

@@ -1,8 +1,11 @@
 """Factories that build real rows through the project's own services (so every rule applies), with
 defaults a test can override field by field. Numbers come from customers.tests.factories' CBU builders."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from django.db import connection, transaction
 
 from core import crypto
 from core.scope import Scope
@@ -46,3 +49,16 @@ def make_pending_payouts(scope: Scope, count: int, *, number: str | None = None,
         )
         for _ in range(count)
     )
+
+
+def backdate_flag(account: BankAccount, flagged_at: datetime) -> None:
+    """Make a flagged account look flagged at `flagged_at`. The database owns flagged_at (a trigger undoes
+    any other write of it: customers.review.FLAGGED_AT_INSTALL), so the update runs as a replica's would,
+    with the table's triggers off (the audit trail's too: it records nothing), in the test's transaction."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "UPDATE customers_bankaccount SET flagged_at = %s WHERE id = %s AND needs_review", [flagged_at, account.pk]
+        )
+        assert cursor.rowcount == 1, "only a flagged account has a flagged_at"
+        cursor.execute("SET LOCAL session_replication_role = origin")

@@ -1,18 +1,21 @@
 """The review queue page through the back-office: what waits, oldest first, filters, taking an item, the
 beneficiary's history, and deciding in one step (the services' rules, not the page's)."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
+from django.utils import timezone
 
 from compliance.models import Assignment
 from compliance.roles import ANALYST
 from customers.models import BankAccount, Customer
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT
 from payouts.models import Payout
+from testsupport.factories import backdate_flag
 
 QUEUE = "/admin/compliance/assignment/"
 
@@ -78,7 +81,7 @@ def test_the_queue_pages_by_keyset(api, payee):
 
     original = queue.queue_page
     try:
-        queue.queue_page = lambda filters, after=(0, 0), size=50: original(filters, after=after, size=2)
+        queue.queue_page = lambda filters, after=queue.START, size=50: original(filters, after=after, size=2)
         for _ in range(3):
             page = client.get(QUEUE, query)
             seen += [item.subject for item in page.context["page"].items]
@@ -88,6 +91,90 @@ def test_the_queue_pages_by_keyset(api, payee):
     finally:
         queue.queue_page = original
     assert seen == held
+
+
+def flag(account: BankAccount) -> BankAccount:
+    BankAccount.objects.filter(pk=account.pk).update(needs_review=True, review_reason="Checked by hand.")
+    return BankAccount.objects.get(pk=account.pk)
+
+
+def walk(client: Client, size: int) -> list[str]:
+    """Every subject, page after page of `size` items, following each page's Next link."""
+    from compliance import queue
+
+    seen, query, original = [], {}, queue.queue_page
+    try:
+        queue.queue_page = lambda filters, after=queue.START, size_=size: original(filters, after=after, size=size_)
+        for _ in range(50):
+            page = client.get(QUEUE, query)
+            seen += [item.subject for item in page.context["page"].items]
+            if not page.context["next_query"]:
+                return seen
+            query = dict(pair.split("=") for pair in page.context["next_query"].split("&"))
+    finally:
+        queue.queue_page = original
+    raise AssertionError("the pages did not end")
+
+
+def test_a_flagged_account_waits_since_it_was_flagged_not_since_it_was_made(api, payee, create_customer):
+    """An account made a year ago and flagged an hour ago waits an hour, after an account made yesterday
+    and flagged two days' worth earlier; a payout held between the two sorts between them."""
+    now = timezone.now()
+    new_customer = create_customer(name="New")
+    old = BankAccount.objects.get(public_id=payee["account"]["bankAccountId"])
+    BankAccount.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=365))
+    body = {**DOC_BANK_ACCOUNT, "accountNumber": None, "metadata": {}}
+    new = BankAccount.objects.get(
+        public_id=api.post(f"/customers/{new_customer['customerId']}/bank-accounts", body).json()["bankAccountId"]
+    )
+    BankAccount.objects.filter(pk=new.pk).update(created_at=now - timedelta(days=1))
+    backdate_flag(flag(new), now - timedelta(days=2, hours=3))
+    backdate_flag(flag(old), now - timedelta(hours=1, minutes=5))
+    held = Payout.objects.get(public_id=pay(api, "2000.00", customerId=payee["customerId"])["payoutId"])
+    Payout.objects.filter(pk=held.pk).update(created_at=now - timedelta(hours=5))
+
+    client, _ = analyst_client("ana")
+    page = client.get(QUEUE)
+    items = page.context["page"].items
+    assert [item.subject for item in items] == [new.public_id, held.public_id, old.public_id]
+    assert [round(item.age / timedelta(hours=1)) for item in items] == [51, 5, 1]
+    rows = page.content.decode().split('class="queue-item"')[1:]
+    assert "2\xa0days, 3\xa0hours" in rows[0] and "1\xa0hour, 5\xa0minutes" in rows[2]
+    assert (now - timedelta(days=365)).strftime("%Y-%m-%d") not in page.content.decode()
+
+    item_page = client.get(item_url(old)).content.decode()
+    waiting = (now - timedelta(hours=1, minutes=5)).astimezone(timezone.get_current_timezone())
+    assert f"{waiting:%Y-%m-%d %H:%M} (1\xa0hour, 5\xa0minutes), when it was flagged" in item_page
+
+
+def test_the_queue_pages_accounts_flagged_at_the_same_time_without_losing_or_repeating_one(api, payee, create_customer):
+    """An import batch flags thousands of accounts in one statement, all at one time: the keyset is
+    (flagged_at, id), and a page may end inside such a group."""
+    now = timezone.now()
+    body = {**DOC_BANK_ACCOUNT, "accountNumber": None, "metadata": {}}
+    accounts = []
+    for i in range(5):
+        customer = create_customer(name=f"Same time {i}")
+        created = api.post(f"/customers/{customer['customerId']}/bank-accounts", body).json()
+        accounts.append(BankAccount.objects.get(public_id=created["bankAccountId"]))
+    BankAccount.objects.filter(pk__in=[a.pk for a in accounts]).update(needs_review=True, review_reason="Batch.")
+    together = {a.flagged_at for a in BankAccount.objects.filter(pk__in=[a.pk for a in accounts])}
+    assert len(together) == 1  # one statement, one time
+    for account in accounts:
+        backdate_flag(account, now - timedelta(hours=2))
+    earlier = accounts[-1]  # the newest account, flagged first: id order is not the queue's
+    accounts = accounts[:-1]
+    backdate_flag(earlier, now - timedelta(hours=4))
+    payouts = [
+        Payout.objects.get(public_id=pay(api, "2000.00", customerId=payee["customerId"])["payoutId"]) for _ in range(3)
+    ]
+    for payout, hours in zip(payouts, [3, 2, 1], strict=True):  # the second waits as long as the group
+        Payout.objects.filter(pk=payout.pk).update(created_at=now - timedelta(hours=hours))
+
+    expected = [earlier, payouts[0], *accounts, payouts[1], payouts[2]]  # a tie: accounts, then payouts
+    client, _ = analyst_client("ana")
+    for size in (1, 2, 3, 50):
+        assert walk(client, size) == [item.public_id for item in expected], size
 
 
 def test_taking_an_item_is_visible_to_others_and_filters_mine(api, payee):
@@ -215,9 +302,14 @@ def test_a_compliance_admin_sets_a_merchants_own_hold_threshold_and_nothing_else
         {"merchant": "١٢"},  # Arabic-Indic digits: int() reads them, they are no merchant id
         {"merchant": "9" * 5000},  # over int()'s digit limit
         {"merchant": "9" * 30},  # over a bigint
-        {"after": "².1"},
-        {"after": "9" * 30 + ".1"},
-        {"after": "9" * 5000 + ".1"},
+        {"after": "².1.1"},
+        {"after": "9" * 30 + ".1.1"},
+        {"after": "9" * 5000 + ".1.1"},
+        {"after": "0.1.²"},
+        {"after": "0." + "9" * 18 + ".1"},  # flagged in the year 31,688: past datetime's range
+        {"after": "0.1"},  # the cursor's earlier form (payout id, account id)
+        {"after": "0.1.2.3"},
+        {"after": "0..1"},
     ],
 )
 def test_the_queue_ignores_a_filter_or_cursor_that_is_no_id(api, payee, query):

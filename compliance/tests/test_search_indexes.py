@@ -241,3 +241,28 @@ def test_per_option_counts_are_off_and_say_so(url):
         text = analyst.get(url + "?_facets=True").content.decode()
     assert len(asked) == len(plain)  # no counting query added
     assert "Show counts" not in text and "Counts per filter option are off on this list" in text
+
+
+def test_the_review_queue_reads_flagged_accounts_off_its_index_from_the_cursor_on(rows):
+    """The account half of a queue page (compliance.queue): the index (flagged_at, id) in order, no sort,
+    and a later page starts at its cursor by the index's own condition (a row comparison), not by a filter
+    that reads past an earlier page's accounts flagged at the same time."""
+    from compliance import queue
+
+    BankAccount.objects.update(needs_review=True, review_reason="Checked by hand.")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_bankaccount")
+    last = BankAccount.objects.order_by("flagged_at", "id")[3]
+    for after in (queue.START, queue.Cursor(0, last.flagged_at, last.pk)):
+        with CaptureQueriesContext(connection) as captured:
+            page = queue.queue_page(queue.Filters(), after=after, size=5)
+        (sql,) = [q["sql"] for q in captured if 'FROM "customers_bankaccount"' in q["sql"] and "ORDER BY" in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql)
+            text = "\n".join(row[0] for row in cursor.fetchall())
+        assert re.search(r"Index Scan using bank_account_review_queue\b", text), text
+        assert "Sort" not in text, text
+        if after.account_flagged_at is not None:
+            assert "Index Cond: (ROW(flagged_at, id) > ROW(" in text, text
+            assert page.items[0].pk != last.pk

@@ -175,6 +175,7 @@ def bank_account_review_clear(*, account: BankAccount, staff, reason: str) -> Ba
         with actor(f"staff:{staff.get_username()}", decision="clear review", reason=reason):
             account.needs_review, account.review_reason = False, ""
             account.save(update_fields=["needs_review", "review_reason"])
+            account.flagged_at = None  # what the database's trigger made it (customers.review)
     return account
 
 

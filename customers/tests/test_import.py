@@ -528,6 +528,7 @@ INDEX_QUERIES = {
     "bank_account_cuit": "back-office search by CUIT",
     "bank_account_cuil": "back-office search by CUIL",
     "bank_account_needs_review": "back-office 'needs review' filter on accounts and customers",
+    "bank_account_review_queue": "the review queue's flagged accounts, by flagged_at (keyset pages)",
     "bank_account_created_brin": "back-office date filters on bank accounts",
 }
 
