@@ -137,13 +137,13 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
         action = request.POST.get("action", "")
         reason = request.POST.get("reason", "")
         staff = request.user
-        if "\x00" in reason:  # PostgreSQL refuses it in text: a 500 where the decision is written
-            self.message_user(request, "The reason cannot contain a NUL character.", messages.ERROR)
-            return
         try:
             if action == "take":
                 assignment_take(kind=kind, object_id=obj.pk, staff=staff)
                 self.message_user(request, "Assigned to you.", messages.SUCCESS)
+                return
+            if "\x00" in reason:  # PostgreSQL refuses it in text: a 500 where the decision is written
+                self.message_user(request, "The reason cannot contain a NUL character.", messages.ERROR)
                 return
             if kind == queue.PAYOUT and action == "approve":
                 payout = payout_approve(payout=obj, staff=staff, reason=reason)
