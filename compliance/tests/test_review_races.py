@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 
 from compliance.models import Assignment
 from compliance.roles import ANALYST
+from compliance.services import assignment_take
 from payouts.models import Payout
 from testsupport.races import outcomes, posting_as, race
 
@@ -97,3 +98,15 @@ def test_taking_an_item_decided_earlier_says_so(held):
         ("ana", 302, ["This item is no longer waiting for review: it was decided."])
     ]
     assert not Assignment.objects.exists()
+
+
+def test_two_takes_through_the_service_at_once_leave_the_item_with_the_later(held):
+    ana, bruno = analyst("ana"), analyst("bruno")
+    results, errors = race(
+        lambda: assignment_take(kind="payout", object_id=held.pk, staff=ana),
+        lambda: assignment_take(kind="payout", object_id=held.pk, staff=bruno),
+        pause_after=TAKEN,
+    )
+    assert errors == []
+    assert len(results) == 2
+    assert list(Assignment.objects.values_list("assignee__username", flat=True)) == ["bruno"]

@@ -174,3 +174,19 @@ def test_an_approval_racing_a_new_proposal_finds_the_change_superseded(merchant,
         ("carla", {"daily": "900.00"}, "pending"),
     ]
     assert daily_of(merchant.merchant) == Decimal("100.00")
+
+
+def test_two_proposals_through_the_service_at_once_leave_one_pending_change(merchant, admins):
+    ana, bruno, _ = admins
+    limits_set(merchant=merchant.merchant, livemode=False, values={"daily_max": Decimal("100")}, by=ana)
+    results, errors = race(
+        lambda: limits_set(merchant=merchant.merchant, livemode=False, values={"daily_max": Decimal("500")}, by=ana),
+        lambda: limits_set(merchant=merchant.merchant, livemode=False, values={"daily_max": Decimal("800")}, by=bruno),
+        pause_after=PROPOSED,
+    )
+    assert errors == []
+    assert sorted(result.pending.proposed["daily"] for result in results) == ["500.00", "800.00"]
+    assert changes(merchant.merchant) == [
+        ("ana", {"daily": "500.00"}, "superseded"),
+        ("bruno", {"daily": "800.00"}, "pending"),
+    ]
