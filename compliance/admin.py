@@ -3,7 +3,6 @@ page to take it, see the beneficiary's history and decide with a reason in one s
 the services that own them: payouts.services (approve/reject a held payout), customers.services (verify or
 reject a customer, clear an account's review flag)."""
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from django.contrib import admin, messages
@@ -14,7 +13,7 @@ from django.urls import path
 
 from audit.selectors import history
 from compliance import queue
-from compliance.admin_bases import ReadOnlyAdmin
+from compliance.admin_bases import ReadOnlyAdmin, row_id
 from compliance.models import Assignment
 from compliance.services import assignment_release, assignment_take
 from core.errors import Conflict, InvalidParameters, NotPermitted
@@ -26,15 +25,6 @@ from payouts.models import Payout, PayoutApproval
 from payouts.services import payout_approve, payout_reject
 
 HISTORY_SHOWN = 10
-ID = re.compile(r"[0-9]{1,18}")  # 18 digits always fit a bigint
-
-
-def _id(value: str | None) -> int | None:
-    """A query parameter that is a row id: ASCII digits that fit a bigint. str.isdigit() and int() also take
-    "²" or "١٢", and int() refuses over 4,300 digits: anything else is no id (ignored, never a 500)."""
-    if value is None or not ID.fullmatch(value):
-        return None
-    return int(value)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,7 +33,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _cursor(token: str | None) -> queue.Cursor:
     """`after=<payout id>.<account flagged_at, µs since 1970>.<account id>` (queue.Cursor); anything else,
     a time past year 9999 included, is no cursor: the first page."""
-    parts = [_id(part) for part in (token or "").split(".")]
+    parts = [row_id(part) for part in (token or "").split(".")]
     if len(parts) != 3 or None in parts:
         return queue.START
     payout_id, micros, account_id = parts
@@ -77,7 +67,7 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
         params = request.GET
         filters = queue.Filters(
             reason=params.get("reason") if params.get("reason") in queue.REASONS else None,
-            merchant_id=_id(params.get("merchant")),
+            merchant_id=row_id(params.get("merchant")),
             assignee_id=request.user.pk if params.get("mine") == "1" else None,
         )
         page = queue.queue_page(filters, after=_cursor(params.get("after")))
@@ -172,6 +162,9 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
             if action == "take":
                 assignment_take(kind=kind, object_id=obj.pk, staff=staff)
                 self.message_user(request, "Assigned to you.", messages.SUCCESS)
+                return
+            if "\x00" in reason:  # PostgreSQL refuses it in text: a 500 where the decision is written
+                self.message_user(request, "The reason cannot contain a NUL character.", messages.ERROR)
                 return
             if kind == queue.PAYOUT and action == "approve":
                 payout = payout_approve(payout=obj, staff=staff, reason=reason)

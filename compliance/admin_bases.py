@@ -3,11 +3,14 @@
 import base64
 import binascii
 import json
+import re
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import BadRequest, FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -38,7 +41,49 @@ def planner_estimate(queryset) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+ROW_ID = re.compile(r"[0-9]{1,18}")  # 18 digits always fit a bigint
+
+
+def row_id(value: str | None) -> int | None:
+    """A request's value that is a row id: ASCII digits that fit a bigint. str.isdigit() and int() also take
+    "²" or "١٢", and int() refuses over 4,300 digits: anything else is no id (None), never a 500."""
+    if value is None or not ROW_ID.fullmatch(value):
+        return None
+    return int(value)
+
+
+class IdAutocompleteSelect(AutocompleteSelect):
+    """The admin's autocomplete, for a foreign key by id: a form sent back with a value that is no id (typed
+    by hand) shows the field's "Select a valid choice" instead of a 500 (Django's widget looks the value up
+    as it came to draw the chosen option)."""
+
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, [v for v in value if row_id(str(v)) is not None], attr)
+
+
+class RequestChecks:
+    """What the admin takes from a request as it comes, checked first: a NUL character, which PostgreSQL
+    refuses in text (psycopg raises, a 500), in a list's query string or search, and selected rows that
+    are no ids (Django's actions filter by them as sent: a ValueError, a 500)."""
+
+    def changelist_view(self, request, extra_context=None):
+        if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
+            raise BadRequest("The query string has a NUL character.")
+        return super().changelist_view(request, extra_context)
+
+    def get_search_results(self, request, queryset, search_term):
+        if "\x00" in search_term:  # the autocomplete's term as well as the list's search
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def response_action(self, request, queryset, **kwargs):
+        if any(row_id(value) is None for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
+            self.message_user(request, "Select rows from the list: some selected rows are no rows.", messages.ERROR)
+            return None  # the admin redirects back to the list
+        return super().response_action(request, queryset, **kwargs)
+
+
+class ReadOnlyAdmin(RequestChecks, admin.ModelAdmin):
     """Staff look, never write here: every change goes through the services (API, commands)."""
 
     paginator = EstimatedCountPaginator

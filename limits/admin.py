@@ -7,7 +7,7 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from audit.admin import AuditHistoryMixin
-from compliance.admin_bases import ReadOnlyAdmin
+from compliance.admin_bases import IdAutocompleteSelect, ReadOnlyAdmin, RequestChecks
 from core.errors import DomainError
 from limits.models import FIELDS, NAMES_SHOWN, PayoutLimit, PayoutLimitChange
 from limits.services import limit_change_approve, limit_change_refuse, limits_set
@@ -20,6 +20,15 @@ class PayoutLimitForm(forms.ModelForm):
         model = PayoutLimit
         fields = ("merchant", "livemode", *FIELDS.values())
 
+    def clean(self):
+        """The service's rule (limits_set), said on the field: the database's CHECK would only be named."""
+        cleaned = super().clean()
+        for field in FIELDS.values():
+            value = cleaned.get(field)
+            if value is not None and value <= 0:
+                self.add_error(field, "A limit must be more than 0.00 ARS.")
+        return cleaned
+
 
 def _listed(values: dict) -> str:
     return ", ".join(
@@ -28,7 +37,7 @@ def _listed(values: dict) -> str:
 
 
 @admin.register(PayoutLimit)
-class PayoutLimitAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class PayoutLimitAdmin(AuditHistoryMixin, RequestChecks, admin.ModelAdmin):
     form = PayoutLimitForm
     history_subject = "payout limits"
     list_display = ("merchant", "livemode", *FIELDS.values(), "updated_at")
@@ -39,6 +48,11 @@ class PayoutLimitAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("merchant", "livemode", "updated_at") if obj is not None else ("updated_at",)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "merchant":
+            kwargs["widget"] = IdAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_add_permission(self, request) -> bool:
         return request.user.has_perm("limits.set_limits")
@@ -134,6 +148,9 @@ class PayoutLimitChangeAdmin(AuditHistoryMixin, ReadOnlyAdmin):
         the decision, change by change (one refused, e.g. your own, does not stop the others)."""
         changes = list(queryset.select_related("merchant", "proposed_by").order_by("pk"))
         reason = request.POST.get("reason", "").strip()
+        if "\x00" in reason:
+            self.message_user(request, "The reason cannot contain a NUL character.", messages.ERROR)
+            return None
         if "apply" not in request.POST or (verb == "refuse" and not reason):
             context = {
                 **self.admin_site.each_context(request),

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from audit.admin import AuditHistoryMixin
-from compliance.admin_bases import ReadOnlyInline
+from compliance.admin_bases import ReadOnlyInline, RequestChecks
 from merchants.models import ApiKey, Merchant
 from merchants.services import api_key_revoke, api_key_roll
 
@@ -41,7 +41,7 @@ class MerchantForm(forms.ModelForm):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class MerchantAdmin(AuditHistoryMixin, RequestChecks, admin.ModelAdmin):
     history_subject = "merchant"
     form = MerchantForm
     list_display = ("public_id", "name", "created_at")

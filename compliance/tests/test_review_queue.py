@@ -374,3 +374,44 @@ def test_the_database_refuses_a_hold_threshold_that_is_not_above_zero(merchant, 
 
     with pytest.raises(IntegrityError, match="merchant_compliance_hold_amount_positive"), transaction.atomic():
         Merchant.objects.filter(pk=merchant.merchant.pk).update(compliance_hold_amount=Decimal(amount))
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_a_reason_with_a_nul_character_is_refused_not_a_500(api, payee, action):
+    held = Payout.objects.get(public_id=pay(api, "2000.00", customerId=payee["customerId"])["payoutId"])
+    client, _ = analyst_client("ana")
+    response = client.post(item_url(held), {"action": action, "reason": "Looks\x00fine"}, follow=True)
+    assert response.status_code == 200
+    assert messages_of(response) == ["The reason cannot contain a NUL character."]
+    held.refresh_from_db()
+    assert held.status == Payout.Status.HELD
+    assert not held.approvals.exists()
+
+
+@pytest.mark.parametrize(
+    ("action", "reason", "message"),
+    [
+        ("clear", "Same\x00person", "The reason cannot contain a NUL character."),
+        ("verify", "Known\x00customer", "The reason cannot contain a NUL character."),
+        ("reject_customer", "Identity\x00theft", "The reason cannot contain a NUL character."),
+        ("verify", "x" * 501, "The reason may be at most 500 characters."),
+        ("reject_customer", "x" * 501, "The reason may be at most 500 characters."),
+    ],
+)
+def test_an_account_items_decision_with_a_bad_reason_is_refused_not_a_500(
+    api, payee, create_customer, action, reason, message
+):
+    other = create_customer(name="Shares the number")
+    api.post(f"/customers/{other['customerId']}/bank-accounts", DOC_BANK_ACCOUNT)
+    flagged = BankAccount.objects.filter(needs_review=True).order_by("id").first()
+    client, _ = analyst_client("ana")
+    response = client.post(item_url(flagged), {"action": action, "reason": reason}, follow=True)
+    assert response.status_code == 200
+    assert messages_of(response) == [message]
+    flagged.refresh_from_db()
+    assert flagged.needs_review
+    assert Customer.objects.get(pk=flagged.customer_id).verification_status == "unverified"

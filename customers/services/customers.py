@@ -75,6 +75,8 @@ def customer_verification_set(*, customer: Customer, status: str, reviewer, reas
     reason = reason.strip()
     if status == Customer.Verification.REJECTED and not reason:
         raise InvalidParameters.single("reason", "parameter_missing", "A rejection needs a reason.")
+    if len(reason) > (longest := Customer._meta.get_field("verification_reason").max_length):
+        raise InvalidParameters.single("reason", "reason_too_long", f"The reason may be at most {longest} characters.")
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     customer.verification_status = status
     customer.verification_reason = reason
