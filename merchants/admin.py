@@ -45,6 +45,7 @@ class MerchantAdmin(AuditHistoryMixin, RequestChecks, admin.ModelAdmin):
     history_subject = "merchant"
     form = MerchantForm
     list_display = ("public_id", "name", "created_at")
+    ordering = ("name", "id")  # the limits page's merchant autocomplete pages through it
     search_fields = ("public_id", "name")
     readonly_fields = ("public_id", "created_at")
     inlines = [ApiKeyInline]
