@@ -6,17 +6,14 @@ from playwright.sync_api import Page, expect
 
 from compliance.roles import ANALYST
 from compliance.tests.test_browser import log_in
+from testsupport.compliance import quiet_hold_rules
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
 def thresholds(settings):
-    settings.COMPLIANCE_HOLD_AMOUNT = "1000.00"
-    settings.COMPLIANCE_UNVERIFIED_HOLD_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_VELOCITY_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_FOUR_EYES_AMOUNT = "5000.00"
+    quiet_hold_rules(settings, COMPLIANCE_HOLD_AMOUNT="1000.00", COMPLIANCE_FOUR_EYES_AMOUNT="5000.00")
 
 
 def held_payout(api, payee, amount: str) -> dict:

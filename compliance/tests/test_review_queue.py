@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
@@ -15,6 +14,7 @@ from compliance.roles import ANALYST
 from customers.models import BankAccount, Customer
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT
 from payouts.models import Payout
+from testsupport.compliance import quiet_hold_rules, staff_member
 from testsupport.factories import backdate_flag
 
 QUEUE = "/admin/compliance/assignment/"
@@ -22,16 +22,11 @@ QUEUE = "/admin/compliance/assignment/"
 
 @pytest.fixture(autouse=True)
 def thresholds(settings):
-    settings.COMPLIANCE_HOLD_AMOUNT = "1000.00"
-    settings.COMPLIANCE_UNVERIFIED_HOLD_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_VELOCITY_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_FOUR_EYES_AMOUNT = "5000.00"
+    quiet_hold_rules(settings, COMPLIANCE_HOLD_AMOUNT="1000.00", COMPLIANCE_FOUR_EYES_AMOUNT="5000.00")
 
 
 def analyst_client(username: str) -> tuple[Client, object]:
-    user = get_user_model().objects.create_user(username, password="pw-long-enough-123", is_staff=True)
-    user.groups.add(Group.objects.get(name=ANALYST))
+    user = staff_member(username, ANALYST)
     client = Client()
     client.force_login(user)
     return client, user

@@ -5,13 +5,12 @@ Each test pauses the first request inside its transaction (testsupport.races), r
 sends the rival's; the first goes on once the rival waits for a lock (or has finished: nothing stopped it)."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from compliance.models import Assignment
 from compliance.roles import ANALYST
 from compliance.services import assignment_take
 from payouts.models import Payout
+from testsupport.compliance import quiet_hold_rules, staff_member
 from testsupport.races import outcomes, posting_as, race
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,17 +21,11 @@ DECIDED = 'INSERT INTO "payouts_payoutevent"'  # in the decision's transaction, 
 
 @pytest.fixture(autouse=True)
 def thresholds(settings):
-    settings.COMPLIANCE_HOLD_AMOUNT = "1000.00"
-    settings.COMPLIANCE_UNVERIFIED_HOLD_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_VELOCITY_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_FOUR_EYES_AMOUNT = "5000.00"
+    quiet_hold_rules(settings, COMPLIANCE_HOLD_AMOUNT="1000.00", COMPLIANCE_FOUR_EYES_AMOUNT="5000.00")
 
 
 def analyst(username: str):
-    user = get_user_model().objects.create_user(username, password="pw-long-enough-123", is_staff=True)
-    user.groups.add(Group.objects.get(name=ANALYST))
-    return user
+    return staff_member(username, ANALYST)
 
 
 @pytest.fixture

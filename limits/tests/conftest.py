@@ -1,9 +1,9 @@
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
 from compliance.roles import ADMIN, ANALYST, sync_roles
 from limits.services import limits_set
+from testsupport.compliance import staff_member
 
 
 @pytest.fixture(autouse=True)
@@ -13,11 +13,7 @@ def roles(db):
 
 
 def staff_user(username: str, role: str):
-    user = get_user_model().objects.create_user(username, f"{username}@example.com", "pw-long-enough-123")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=role))
-    return user
+    return staff_member(username, role)
 
 
 @pytest.fixture

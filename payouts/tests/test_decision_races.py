@@ -7,7 +7,6 @@ its outcome. Without the lock (payouts.services._locked_held), both decide on th
 import threading
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import connection, connections
 
@@ -16,14 +15,13 @@ from payouts import holds, services
 from payouts.models import Payout, PayoutApproval, PayoutEvent
 from payouts.services import PayoutNotHeld, payout_approve, payout_reject
 from testsupport.api import ApiClient, make_merchant
+from testsupport.compliance import quiet_hold_rules, staff_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def analyst(username: str):
-    user = get_user_model().objects.create_user(username, password="pw-long-enough-123", is_staff=True)
-    user.groups.add(Group.objects.get(name=ANALYST))
-    return get_user_model().objects.get(pk=user.pk)
+    return staff_member(username, ANALYST)
 
 
 @pytest.fixture
@@ -158,9 +156,7 @@ def test_parallel_payouts_escaping_the_velocity_hold_at_creation_are_held_at_the
     from customers.tests.factories import DOC_BANK_ACCOUNT
     from testsupport.api import run_at_once
 
-    settings.COMPLIANCE_HOLD_AMOUNT = settings.COMPLIANCE_UNVERIFIED_HOLD_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_VELOCITY_AMOUNT = "250.00"
+    quiet_hold_rules(settings, COMPLIANCE_VELOCITY_AMOUNT="250.00")
     keys = make_merchant("Velocity")
     api = ApiClient(keys.test)
     customer = api.post("/customers", {"type": "individual", "name": "V", "country": "AR"}).json()["customerId"]

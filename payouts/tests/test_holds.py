@@ -7,13 +7,12 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.db.models import F
 from django.utils import timezone
 
 from audit.selectors import history
-from compliance.roles import ANALYST, sync_roles
+from compliance.roles import ANALYST
 from customers.models import BankAccount, Customer
 from customers.services import customer_verification_set
 from customers.tests.factories import DOC_ACCOUNT_NUMBER, DOC_BANK_ACCOUNT, make_cbu
@@ -26,6 +25,7 @@ from payouts.services import (
     payout_approve,
     payout_reject,
 )
+from testsupport.compliance import quiet_hold_rules, staff_member
 from testsupport.tasks import run_tasks
 
 OLD = timezone.now() - timedelta(days=30)
@@ -34,18 +34,11 @@ OLD = timezone.now() - timedelta(days=30)
 @pytest.fixture(autouse=True)
 def quiet_rules(settings):
     """Every rule out of the way but the one a test turns on: thresholds far above the amounts used."""
-    settings.COMPLIANCE_HOLD_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_UNVERIFIED_HOLD_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_VELOCITY_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_FOUR_EYES_AMOUNT = "900000000.00"
+    quiet_hold_rules(settings)
 
 
 def analyst(username: str):
-    sync_roles(Group, Permission)
-    user = get_user_model().objects.create_user(username, password="pw-long-enough-123", is_staff=True)
-    user.groups.add(Group.objects.get(name=ANALYST))
-    return get_user_model().objects.get(pk=user.pk)  # fresh: permissions are cached per instance
+    return staff_member(username, ANALYST)
 
 
 def pay(api, amount: str = "100.00", **destination) -> dict:

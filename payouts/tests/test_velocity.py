@@ -6,14 +6,12 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from compliance.roles import ANALYST, sync_roles
+from compliance.roles import ANALYST
 from customers.models import Customer
 from customers.services import customer_verification_set
 from customers.tests.factories import DOC_BANK_ACCOUNT, make_cbu
@@ -22,17 +20,14 @@ from payouts.models import Payout, VelocityHour
 from payouts.rails import SANDBOX_FAILURES
 from payouts.services import payout_reject
 from testsupport.api import ApiClient, make_merchant, run_at_once
+from testsupport.compliance import quiet_hold_rules, staff_member
 
 FAILING_NUMBER = next(iter(SANDBOX_FAILURES))
 
 
 @pytest.fixture(autouse=True)
 def quiet_rules(settings):
-    settings.COMPLIANCE_HOLD_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_UNVERIFIED_HOLD_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_VELOCITY_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_LARGE_PAYOUT_AMOUNT = "900000000.00"
-    settings.COMPLIANCE_FOUR_EYES_AMOUNT = "900000000.00"
+    quiet_hold_rules(settings)
 
 
 def pay(api, amount: str, **destination) -> dict:
@@ -78,10 +73,7 @@ def test_the_hourly_totals_stay_the_sum_of_the_payouts_through_every_ending(api,
     pay(api, "7.00", destinationCbu=make_cbu(account="1000000000009"))  # a one-off: no customer, no total
     settings.COMPLIANCE_HOLD_AMOUNT = "500.00"
     held = pay(api, "500.00", customerId=ana)
-    sync_roles(Group, Permission)
-    staff = get_user_model().objects.create_user("ana-analyst", is_staff=True)
-    staff.groups.add(Group.objects.get(name=ANALYST))
-    staff = get_user_model().objects.get(pk=staff.pk)
+    staff = staff_member("ana-analyst", ANALYST)
     payout_reject(payout=Payout.objects.get(public_id=held["payoutId"]), staff=staff, reason="not this one")
     rejected = Customer.objects.get(public_id=carla)
     customer_verification_set(customer=rejected, status="rejected", reviewer=None, reason="Sanctions list match")
