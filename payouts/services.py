@@ -431,9 +431,11 @@ def _move(
     reason: str,
     fields: tuple[str, ...] = (),
     event_type: str | None = None,
+    give_back: bool = True,
 ) -> None:
     """Change locked payouts' status and record the events (payout.<to_status>, unless event_type says
-    otherwise). The caller has locked them and checked that each is in from_status."""
+    otherwise). The caller has locked them and checked that each is in from_status. give_back=False: the
+    caller gives the amounts of failed or canceled payouts back itself, with others (_give_back)."""
     check_transition(from_status, to_status)
     now = timezone.now()
     for payout in payouts:
@@ -448,9 +450,8 @@ def _move(
     for values, pks in groups.items():
         changes = {"status": to_status, "updated_at": now, **dict(zip(fields, values, strict=True))}
         Payout.objects.filter(pk__in=pks, status=from_status).update(**changes)
-    if to_status in RELEASES_LIMITS:  # ended without money leaving: its amount counts no more
-        limits.limits_release(payouts=payouts)
-        holds.velocity_release(payouts=payouts)
+    if to_status in RELEASES_LIMITS and give_back:  # ended without money leaving: its amount counts no more
+        _give_back(payouts)
     PayoutEvent.objects.bulk_create(
         [
             PayoutEvent(payout=p, from_status=from_status, to_status=to_status, reason=reason, created_at=now)
@@ -458,6 +459,15 @@ def _move(
         ]
     )
     _record_events(payouts, from_status, event_type or f"payout.{to_status}")
+
+
+def _give_back(payouts: list[Payout]) -> None:
+    """The amounts of payouts that ended without money leaving, given back to the limits' counters, then to
+    the velocity totals: each one statement locking its rows in one order. A transaction that ends payouts
+    in several groups gives back once for all of them: per group, two such transactions could lock the same
+    counters in opposite orders (two workers' claims: a deadlock, one claim failed)."""
+    limits.limits_release(payouts=payouts)
+    holds.velocity_release(payouts=payouts)
 
 
 def _record_events(payouts: list[Payout], from_status: str, event_type: str) -> None:
@@ -537,14 +547,20 @@ def _hold(payouts: list[Payout], flagged: dict[int, list[str]]) -> None:
 
 
 def _fail(payouts: list[Payout], stopped: dict[int, stops.Stop]) -> None:
-    """Pending or held → failed for the locked payouts a decision stopped, each with its code and an event."""
+    """Pending or held → failed for the locked payouts a decision stopped, each with its code and an event;
+    their amounts given back once, for all of them (_give_back)."""
+    failed = []
     for stop in set(stopped.values()):
         for from_status in (Status.PENDING, Status.HELD):
             group = [p for p in payouts if stopped.get(p.pk) == stop and p.status == from_status]
             for payout in group:
                 payout.failure_code, payout.failure_message = stop.code, stop.message
             if group:
-                _move(group, from_status, Status.FAILED, reason=f"stopped: {stop.code}", fields=FAILURE_FIELDS)
+                reason = f"stopped: {stop.code}"
+                _move(group, from_status, Status.FAILED, reason=reason, fields=FAILURE_FIELDS, give_back=False)
+                failed += group
+    if failed:
+        _give_back(failed)
 
 
 @transaction.atomic
