@@ -24,7 +24,7 @@ A one-off payout (destinationCbu alone) has no customer: the amount rule and the
 (flagged or recently changed on any of the merchant's accounts in that mode with the number).
 
 The facts are read with the destination, in the same statement where the payout path allows it
-(payouts.services: DEFAULT_ACCOUNT), so holds cost POST /payouts no round trip on its main path.
+(payouts/sql.py: payouts_default_destination), so holds cost POST /payouts no round trip on its main path.
 """
 
 from dataclasses import dataclass
@@ -164,7 +164,7 @@ def velocity_rebuild(*, now: datetime) -> None:
 
 # The facts of a customer's account that cost more than a column: the merchant's own threshold, whether
 # another of the customer's accounts is flagged, the customer's last 24 hours of payouts (not read when its
-# last_out says it had none). A PL/pgSQL function for its cached plans: as subqueries of DEFAULT_ACCOUNT,
+# last_out says it had none). A PL/pgSQL function for its cached plans: as subqueries of the destination read,
 # planning them cost POST /payouts about 0.1 ms on every request. Installed by a migration (payouts 0007,
 # then 0009 for the hourly totals): a later change to it needs a migration that runs INSTALL again.
 #
@@ -206,7 +206,7 @@ $$;
 """
 UNINSTALL = "DROP FUNCTION IF EXISTS payouts_hold_facts(bigint, bigint, text, bigint, timestamptz, timestamptz);"
 
-# A customer's account named in the request (the paths DEFAULT_ACCOUNT does not serve). Parameters: the
+# A customer's account named in the request (the paths payouts_default_destination does not serve). Parameters: the
 # velocity window's start, the account's public id.
 ACCOUNT_FACTS = """
 SELECT f.hold_amount, b.needs_review, b.details_changed_at, f.other_flagged, f.recent_total

@@ -28,7 +28,7 @@ from customers.models import BankAccount, Customer
 from customers.selectors import customers_in_scope
 from events.services import event_record, events_record
 from limits import services as limits
-from payouts import holds, stops
+from payouts import holds, sql, stops
 from payouts.models import Payout, PayoutApproval, PayoutEvent
 from payouts.rails import Outcome
 from payouts.representations import payout_to_dict
@@ -157,27 +157,14 @@ def _destination(customer_public_id: str, row: tuple, facts: holds.Facts) -> Des
     return Destination(customer_public_id, public_id, ciphertext, key_id, fingerprint, last4, facts)
 
 
-# The customer and its default account's columns, and what the hold rules need (payouts.holds): the
-# account's flag and last change, and the rest from payouts_hold_facts (the merchant's threshold, another
-# flagged account, the last 24 hours of payouts). Plain SQL: building it with the ORM took longer than
-# PostgreSQL takes to run it, on the path of every payout (bench/run.py, api_payout_post).
-DEFAULT_ACCOUNT = """
-SELECT c.public_id, b.public_id, b.status, b.account_number_ciphertext, b.account_number_key_id,
-       b.account_number_fingerprint, b.account_number_last4, c.verification_status,
-       f.hold_amount, COALESCE(b.needs_review, FALSE), b.details_changed_at, f.other_flagged, f.recent_total
-  FROM customers_customer c
-  LEFT JOIN customers_bankaccount b ON b.public_id = c.default_bank_account_public_id
- CROSS JOIN LATERAL payouts_hold_facts(c.merchant_id, c.id, c.public_id, b.id, c.last_out, %s) f
- WHERE c.public_id = %s AND c.merchant_id = %s AND c.livemode = %s
-"""
-
-
 def _default_account(scope: Scope, customer_public_id: str) -> Destination:
     row = None
     if is_public_id(customer_public_id, "cust"):
         since = holds.velocity_since(timezone.now())
         with connection.cursor() as cursor:
-            cursor.execute(DEFAULT_ACCOUNT, [since, customer_public_id, scope.merchant_id, scope.livemode])
+            # Plain SQL through a function (payouts/sql.py): with the ORM, building the query took longer than
+            # PostgreSQL takes to run it, on the path of every payout.
+            cursor.execute(sql.DEFAULT_DESTINATION, [customer_public_id, scope.merchant_id, scope.livemode, since])
             row = cursor.fetchone()
     if row is None:
         raise _invalid("customerId", "invalid_customer", f"No such customer: {customer_public_id[:64]!r}.")
@@ -236,7 +223,7 @@ def _account(
 
 def _account_facts(account_public_id: str, verification: str) -> holds.Facts:
     """The hold rules' facts for a customer's account named in the request (one more read: this path is
-    not DEFAULT_ACCOUNT's)."""
+    not the default destination's: payouts/sql.py)."""
     since = holds.velocity_since(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(holds.ACCOUNT_FACTS, [since, account_public_id])

@@ -366,12 +366,15 @@ def test_held_approved_and_rejected_events_reach_the_webhook(api, payee, setting
     assert rejected["data"]["previousAttributes"]["status"] == "held"
 
 
-def test_the_database_runs_the_hold_facts_function_of_holds_py(db):
+@pytest.mark.parametrize(
+    ("function", "module"), [("payouts_hold_facts", "payouts.holds"), ("payouts_default_destination", "payouts.sql")]
+)
+def test_the_database_runs_the_payout_paths_functions_as_their_modules_write_them(db, function, module):
+    from importlib import import_module
+
     from django.db import connection
 
-    from payouts import holds
-
     with connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'payouts_hold_facts'")
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [function])
         (source,) = cursor.fetchone()
-    assert source.strip() and source in holds.INSTALL
+    assert source.strip() and source in import_module(module).INSTALL
