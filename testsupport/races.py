@@ -1,6 +1,7 @@
 """Two writers racing, with real threads on PostgreSQL and no sleeps: the first is paused inside its
-transaction, right after a statement of the caller's choosing; the rival then starts, and the first is let
-go once the rival waits for a lock (or has finished: nothing made it wait)."""
+transaction, right after a statement of the caller's choosing (or as it calls a function of the caller's
+choosing); the rival then starts, and the first is let go once the rival waits for a lock (or has finished:
+nothing made it wait)."""
 
 import threading
 from collections.abc import Callable
@@ -10,27 +11,61 @@ from django.db import connection, connections
 from django.test import Client
 
 
-def waiting_on_a_lock() -> bool:
-    """Some session of the test database waits for a lock (a row's, a unique index's, an advisory one)."""
+def sessions_waiting_on_a_lock() -> int:
+    """How many sessions of the test database wait for a lock (a row's, a unique index's, an advisory one)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
         )
-        return cursor.fetchone()[0] > 0
+        return cursor.fetchone()[0]
 
 
-def race(first: Callable[[], Any], rival: Callable[[], Any], *, pause_after: str) -> tuple[list, list]:
+def waiting_on_a_lock() -> bool:
+    return sessions_waiting_on_a_lock() > 0
+
+
+def race(
+    first: Callable[[], Any],
+    rival: Callable[[], Any],
+    *,
+    pause_after: str | None = None,
+    pause_in: tuple[Any, str] | None = None,
+) -> tuple[list, list]:
     """Run first() until it has executed a statement containing `pause_after` (e.g. 'INSERT INTO
-    "compliance_assignment"'), hold it there, run rival() in its own thread, release first() once the rival
+    "compliance_assignment"'), or until it calls the function `pause_in` names ((module, name): the first
+    call pauses, then runs it), hold it there, run rival() in its own thread, release first() once the rival
     waits on a lock or is done. Returns the results (in the order they finished) and the exceptions raised."""
+    assert (pause_after is None) != (pause_in is None), "pause after a statement or in a function"
     paused, go = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        if not paused.is_set():
+            paused.set()
+            assert go.wait(timeout=30)
 
     def pause(execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if pause_after in sql and not paused.is_set():
-            paused.set()
-            assert go.wait(timeout=30)
+        if pause_after in sql:
+            hold()
         return result
+
+    if pause_in is not None:
+        module, name = pause_in
+        original = getattr(module, name)
+
+        def pausing(*args, **kwargs):
+            hold()
+            return original(*args, **kwargs)
+
+        setattr(module, name, pausing)
+    try:
+        return _run(first, rival, pause if pause_after is not None else None, paused, go)
+    finally:
+        if pause_in is not None:
+            setattr(module, name, original)
+
+
+def _run(first, rival, wrapper, paused: threading.Event, go: threading.Event) -> tuple[list, list]:
 
     results: list = []
     errors: list[BaseException] = []
@@ -38,8 +73,8 @@ def race(first: Callable[[], Any], rival: Callable[[], Any], *, pause_after: str
     def in_thread(work: Callable[[], Any], paused_here: bool) -> threading.Thread:
         def run():
             try:
-                if paused_here:
-                    with connection.execute_wrapper(pause):
+                if paused_here and wrapper is not None:
+                    with connection.execute_wrapper(wrapper):
                         results.append(work())
                 else:
                     results.append(work())

@@ -17,23 +17,16 @@ from limits.models import PayoutLimitChange
 from limits.services import limit_change_approve, limits_set
 from payouts.models import Payout
 from testsupport.api import ApiClient, make_merchant
+from testsupport.races import sessions_waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def blocked_sessions() -> int:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        return cursor.fetchone()[0]
 
 
 def wait_until_blocked(count: int) -> None:
     """Until `count` sessions wait on a lock (observed in pg_stat_activity: a condition, not a fixed sleep)."""
     stop = threading.Event()
     for _ in range(1000):
-        if blocked_sessions() >= count:
+        if sessions_waiting_on_a_lock() >= count:
             return
         stop.wait(0.01)
     raise AssertionError(f"{count} sessions never blocked")

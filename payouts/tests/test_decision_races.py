@@ -4,11 +4,8 @@ Each test pauses the first decision after it has read the payout (and its approv
 transaction, then starts the rival: the rival must wait for the first decision's row lock, and then find
 its outcome. Without the lock (payouts.services._locked_held), both decide on the same held payout."""
 
-import threading
-
 import pytest
 from django.contrib.auth.models import Group, Permission
-from django.db import connection, connections
 
 from compliance.roles import ANALYST, sync_roles
 from payouts import holds, services
@@ -16,6 +13,7 @@ from payouts.models import Payout, PayoutApproval, PayoutEvent
 from payouts.services import PayoutNotHeld, payout_approve, payout_reject
 from testsupport.api import ApiClient, make_merchant
 from testsupport.compliance import quiet_hold_rules, staff_member
+from testsupport.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,69 +37,20 @@ def held(settings) -> tuple[ApiClient, Payout]:
     return api, Payout.objects.get(public_id=body.json()["payoutId"])
 
 
-def _waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        return cursor.fetchone()[0] > 0
-
-
-def race(monkeypatch, first, rival, pause_in=(holds, "needs_four_eyes")) -> tuple[list, list[BaseException]]:
-    """first() pauses once it has read the payout under its lock (in pause_in, a function it calls then);
-    rival() then runs in its own thread, and the first is released once the rival waits for a lock (or
-    has finished: it did not wait)."""
-    paused, go = threading.Event(), threading.Event()
-    module, name = pause_in
-    original = getattr(module, name)
-
-    def pause_after_reading(*args, **kwargs):
-        if not paused.is_set():
-            paused.set()
-            assert go.wait(timeout=30)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, pause_after_reading)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def in_thread(work) -> threading.Thread:
-        def run():
-            try:
-                results.append(work())
-            except BaseException as error:  # asserted by the test
-                errors.append(error)
-            finally:
-                connections.close_all()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
-    one = in_thread(first)
-    assert paused.wait(timeout=30)
-    two = in_thread(rival)
-    seen = threading.Event()
-    for _ in range(3000):  # ≤ 30 s, until the rival waits for the row lock or is done
-        if _waiting_on_a_lock() or not two.is_alive() or seen.wait(0.01):
-            break
-    go.set()
-    one.join(timeout=30)
-    two.join(timeout=30)
-    return results, errors
+FOUR_EYES_READ = (holds, "needs_four_eyes")  # called once the first decision has read the payout under its lock
 
 
 def transitions(payout: Payout) -> list[tuple[str, str]]:
     return list(PayoutEvent.objects.filter(payout=payout).order_by("id").values_list("from_status", "to_status"))
 
 
-def test_two_analysts_giving_the_four_eyes_at_once_release_the_payout_once(monkeypatch, held):
+def test_two_analysts_giving_the_four_eyes_at_once_release_the_payout_once(held):
     api, payout = held
     ana, bruno = analyst("ana"), analyst("bruno")
     _, errors = race(
-        monkeypatch,
         lambda: payout_approve(payout=payout, staff=ana),
         lambda: payout_approve(payout=payout, staff=bruno),
+        pause_in=FOUR_EYES_READ,
     )
     assert errors == []
     assert PayoutApproval.objects.filter(payout=payout).count() == 2
@@ -109,12 +58,11 @@ def test_two_analysts_giving_the_four_eyes_at_once_release_the_payout_once(monke
     assert transitions(payout) == [("held", "pending")]
 
 
-def test_an_approval_racing_the_merchants_cancel_finds_it_canceled(monkeypatch, held, settings):
+def test_an_approval_racing_the_merchants_cancel_finds_it_canceled(held, settings):
     settings.COMPLIANCE_FOUR_EYES_AMOUNT = "900000.00"  # one approval is enough here
     api, payout = held
     ana = analyst("ana")
     results, errors = race(
-        monkeypatch,
         lambda: api.post(f"/payouts/{payout.public_id}/cancel"),
         lambda: payout_approve(payout=payout, staff=ana),
         pause_in=(services, "check_transition"),
@@ -128,12 +76,11 @@ def test_an_approval_racing_the_merchants_cancel_finds_it_canceled(monkeypatch, 
     assert not PayoutApproval.objects.filter(payout=payout).exists()
 
 
-def test_a_rejection_racing_an_approval_finds_it_approved(monkeypatch, held, settings):
+def test_a_rejection_racing_an_approval_finds_it_approved(held, settings):
     settings.COMPLIANCE_FOUR_EYES_AMOUNT = "900000.00"
     api, payout = held
     ana, bruno = analyst("ana"), analyst("bruno")
     _, errors = race(
-        monkeypatch,
         lambda: payout_approve(payout=payout, staff=ana),
         lambda: payout_reject(payout=payout, staff=bruno, reason="Looks wrong"),
         pause_in=(services, "check_transition"),

@@ -5,7 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connections
 
 from customers.models import BankAccount, Customer
 from customers.services import customer_verification_set
@@ -15,6 +15,7 @@ from payouts.models import Payout, PayoutEvent, SandboxTransfer
 from payouts.services import payouts_claim
 from payouts.worker import PayoutWorker
 from testsupport.api import ApiClient, make_merchant
+from testsupport.races import waiting_on_a_lock
 
 REJECTED = ("failed", "customer_rejected", "This customer was rejected by compliance review: it cannot be paid.")
 DISABLED = ("failed", "account_disabled", "This bank account was disabled: it cannot be paid.")
@@ -166,14 +167,6 @@ def test_live_mode_obeys_the_same_decisions(live_payouts_enabled, merchant):
     assert outcome(live, payout) == REJECTED
 
 
-def _waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        return cursor.fetchone()[0] > 0
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_decision_waits_for_a_claim_in_progress_and_never_rewrites_what_the_worker_took(monkeypatch):
     """Real threads: the worker has locked the payout and not yet committed its claim; the analyst rejects
@@ -215,9 +208,9 @@ def test_a_decision_waits_for_a_claim_in_progress_and_never_rewrites_what_the_wo
     decision = in_thread(lambda: reject(customer["customerId"]))
     deadline = threading.Event()
     for _ in range(3000):  # until the decision is seen waiting on the payout's row lock (≤ 30 s)
-        if _waiting_on_a_lock() or deadline.wait(0.01):
+        if waiting_on_a_lock() or deadline.wait(0.01):
             break
-    assert _waiting_on_a_lock(), "the decision did not wait for the claim's lock"
+    assert waiting_on_a_lock(), "the decision did not wait for the claim's lock"
     go.set()
     worker.join(timeout=30)
     decision.join(timeout=30)
