@@ -10,7 +10,7 @@ from audit.admin import AuditHistoryMixin
 from compliance.admin_bases import IdAutocompleteSelect, ReadOnlyAdmin, RequestChecks
 from core.errors import DomainError
 from limits.models import FIELDS, NAMES_SHOWN, PayoutLimit, PayoutLimitChange
-from limits.services import limit_change_approve, limit_change_refuse, limits_set
+from limits.services import limit_change_approve, limit_change_refuse, limit_value_problem, limits_set
 
 
 class PayoutLimitForm(forms.ModelForm):
@@ -24,9 +24,8 @@ class PayoutLimitForm(forms.ModelForm):
         """The service's rule (limits_set), said on the field: the database's CHECK would only be named."""
         cleaned = super().clean()
         for field in FIELDS.values():
-            value = cleaned.get(field)
-            if value is not None and value <= 0:
-                self.add_error(field, "A limit must be more than 0.00 ARS.")
+            if problem := limit_value_problem(cleaned.get(field)):
+                self.add_error(field, problem)
         return cleaned
 
 

@@ -138,6 +138,14 @@ def _stricter(current: Decimal | None, new: Decimal | None) -> bool:
     return new is not None and (current is None or new < current)
 
 
+def limit_value_problem(value: Decimal | None) -> str | None:
+    """Why a limit cannot take this value (None: no limit, fine), or None when it can: the one rule, said by
+    the service and by the back-office form alike."""
+    if value is not None and value <= 0:
+        return f"A limit must be more than 0.00 {CURRENCY}."
+    return None
+
+
 @transaction.atomic
 def limits_set(
     *, merchant: Merchant, livemode: bool, values: dict[str, Decimal | None], by, reason: str = ""
@@ -149,8 +157,8 @@ def limits_set(
     if unknown:
         raise InvalidParameters(f"Unknown limits: {sorted(unknown)}.")
     for field, value in values.items():
-        if value is not None and value <= 0:
-            raise InvalidParameters.single(field, "parameter_invalid", "A limit must be more than 0.00 ARS.")
+        if problem := limit_value_problem(value):
+            raise InvalidParameters.single(field, "parameter_invalid", problem)
     limits = _locked_limits(merchant, livemode)
     stricter, looser = {}, {}
     for field, value in values.items():
