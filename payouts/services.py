@@ -43,8 +43,9 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-# The ends of a payout without money leaving: its amount no longer counts towards the limits (limits app).
-RELEASES_LIMITS = frozenset({Status.FAILED, Status.CANCELED})
+# The ends of a payout without money leaving: its amount no longer counts towards the limits (limits app)
+# nor the velocity totals (payouts.holds): _give_back.
+ENDS_WITHOUT_MONEY_LEAVING = frozenset({Status.FAILED, Status.CANCELED})
 
 
 class IllegalTransition(Exception):
@@ -437,7 +438,7 @@ def _move(
     for values, pks in groups.items():
         changes = {"status": to_status, "updated_at": now, **dict(zip(fields, values, strict=True))}
         Payout.objects.filter(pk__in=pks, status=from_status).update(**changes)
-    if to_status in RELEASES_LIMITS and give_back:  # ended without money leaving: its amount counts no more
+    if to_status in ENDS_WITHOUT_MONEY_LEAVING and give_back:  # ended without money leaving: its amount counts no more
         _give_back(payouts)
     PayoutEvent.objects.bulk_create(
         [
